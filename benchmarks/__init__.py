@@ -1,0 +1,1 @@
+"""Performance scenarios with their figures: `make bench` runs them all (see README.md)."""

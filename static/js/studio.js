@@ -1,0 +1,71 @@
+// Small progressive enhancements. No inline handlers anywhere: the CSP forbids them, and every
+// feature here has a plain-HTML fallback (a button that posts, a text that can be selected).
+"use strict";
+
+document.documentElement.classList.add("js");
+
+// Ctrl+Enter (Cmd+Enter on a Mac) submits the form the focus is in, as in most editors.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest && event.target.closest("form");
+  if (!form) return;
+  event.preventDefault();
+  form.requestSubmit();
+});
+
+// The prompt's character counter, against the vendor's limit when it has one. The textarea
+// names its counter in data-counter and its limit in data-maxlength.
+function updateCounter(textarea) {
+  const counter = document.getElementById(textarea.dataset.counter);
+  if (!counter) return;
+  const length = [...textarea.value].length; // characters, not UTF-16 units
+  const limit = Number(textarea.dataset.maxlength || 0);
+  counter.textContent = limit ? `${length} / ${limit}` : String(length);
+  const over = limit && length > limit;
+  counter.classList.toggle("over", Boolean(over));
+  if (over) counter.textContent += ` · ${counter.dataset.over || ""}`;
+}
+
+function initCounters(root) {
+  root.querySelectorAll("textarea[data-counter]").forEach(updateCounter);
+}
+
+document.addEventListener("input", (event) => {
+  if (event.target.matches && event.target.matches("textarea[data-counter]")) {
+    updateCounter(event.target);
+  }
+});
+
+// Copy a text to the clipboard: <button data-copy="#selector" data-copied="Copied" hidden>.
+function initCopyButtons(root) {
+  if (!navigator.clipboard) return;
+  root.querySelectorAll("button[data-copy]").forEach((button) => {
+    button.hidden = false;
+  });
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  try {
+    await navigator.clipboard.writeText(source.textContent);
+    const label = button.textContent;
+    button.textContent = button.dataset.copied || label;
+    setTimeout(() => {
+      button.textContent = label;
+    }, 1500);
+  } catch (error) {
+    // Clipboard refused (permissions): the prompt stays on the page to select by hand.
+  }
+});
+
+function init(root) {
+  initCounters(root);
+  initCopyButtons(root);
+}
+
+document.addEventListener("DOMContentLoaded", () => init(document));
+// htmx swaps in new fragments (the re-shaped form): enhance them too.
+document.addEventListener("htmx:load", (event) => init(event.detail.elt));

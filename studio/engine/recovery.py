@@ -1,0 +1,61 @@
+"""The once-a-minute sweep that resumes jobs whose worker died. It never resubmits a paid POST."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from studio.engine import jobs, state
+from studio.engine.poller import expire_overdue, wake_poller, work_remains
+from studio.models import Generation
+
+Status = Generation.Status
+
+
+def recover_generations() -> None:
+    now = timezone.now()
+    stale = Generation.objects.filter(lease_until__lt=now)
+
+    for generation in stale.filter(status=Status.SUBMITTING):
+        if generation.submitted_at is None:
+            # Died before the POST left: nothing reached the vendor, so submitting is safe.
+            if state.update(
+                generation,
+                Status.SUBMITTING,
+                status=Status.QUEUED,
+                lease_until=now + jobs.QUEUE_GRACE,
+                next_poll_at=None,
+            ):
+                enqueue_submit(generation.pk)
+        else:
+            state.fail(
+                generation,
+                Status.SUBMITTING,
+                "unknown_outcome",
+                "The studio stopped while sending this job to the vendor, so it cannot tell "
+                "whether the vendor received it (and charged for it). It was not sent again: "
+                "check your vendor account, then submit again if needed.",
+                status=Status.UNKNOWN_OUTCOME,
+                may_have_charged=True,
+            )
+
+    # Queued jobs whose submit task was lost (a worker died holding it, or it failed).
+    for pk in stale.filter(status=Status.QUEUED, next_poll_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        if Generation.objects.filter(pk=pk, status=Status.QUEUED, lease_until__lt=now).update(
+            lease_until=now + jobs.QUEUE_GRACE
+        ):
+            enqueue_submit(pk)
+
+    for pk in stale.filter(status=Status.DOWNLOADING).values_list("pk", flat=True):
+        async_task("studio.engine.tasks.resume_download", pk, task_name=f"resume {pk}")
+
+    # Running jobs need no lease: the poller owns them. Make sure it is alive.
+    expire_overdue(now)
+    if work_remains():
+        wake_poller()
+
+
+def enqueue_submit(pk: int) -> None:
+    async_task("studio.engine.tasks.submit_generation", pk, task_name=f"submit {pk}")

@@ -1,0 +1,135 @@
+"""What the web app asks of the engine: start a job, cancel it, send it again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from studio.engine import jobs, state
+from studio.models import Generation, ReferenceImage
+from studio.vendors import get_adapter
+from studio.vendors.base import GenerationRequest, Reference
+
+Status = Generation.Status
+
+
+def deadline_for(vendor: str):
+    minutes = settings.STUDIO_VENDOR_DEADLINES.get(vendor, settings.STUDIO_JOB_DEADLINE_MINUTES)
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+def create_generation(
+    owner,
+    *,
+    vendor: str,
+    credential=None,
+    model: str,
+    prompt: str,
+    scene: str = "text-to-image",
+    params: dict | None = None,
+    references: list[ReferenceImage] = (),
+    retry_of: Generation | None = None,
+) -> Generation:
+    """Validates against the vendor's documented limits, then queues the job.
+
+    Raises ValidationError (field → message) before anything is stored or sent."""
+    params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    if vendor != "demo" and (credential is None or credential.owner_id != owner.pk):
+        raise ValidationError({"credential": "Choose one of your keys."})
+    if credential is not None and (credential.vendor != vendor or credential.revoked_at):
+        raise ValidationError({"credential": "This key cannot be used for this vendor."})
+    adapter = get_adapter(vendor)
+    if (
+        references
+        and adapter.capabilities.reference_mode == "url"
+        and not settings.STUDIO_PUBLIC_URL
+    ):
+        raise ValidationError(
+            {
+                "references": "This vendor downloads reference images from the studio's public "
+                "address, and the operator has not set one (STUDIO_PUBLIC_URL)."
+            }
+        )
+    request = GenerationRequest(
+        scene=scene,
+        model=model,
+        prompt=prompt,
+        params=params,
+        # Stand-ins with both forms: validation only needs to know how many there are; the
+        # real files and signed URLs are made at submit time.
+        references=[
+            Reference(url="https://studio.invalid/r/", data=b"-", content_type=f"image/{r.format}")
+            for r in references
+        ],
+    )
+    errors = adapter.validate(request)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            owner=owner,
+            credential=credential,
+            vendor=vendor,
+            model=model,
+            scene=scene,
+            prompt=prompt,
+            params=params,
+            deadline=deadline_for(vendor),
+            lease_until=timezone.now() + jobs.QUEUE_GRACE,
+            retry_of=retry_of,
+        )
+        if references:
+            generation.references.set(references)
+        # Same transaction as the row (the ORM broker shares the database): both or neither.
+        async_task(
+            "studio.engine.tasks.submit_generation",
+            generation.pk,
+            task_name=f"submit {generation.pk}",
+        )
+    return generation
+
+
+def cancel_generation(generation: Generation) -> bool:
+    """A queued job stops at once; a running one stops being polled (the vendor may charge)."""
+    now = timezone.now()
+    if state.update(
+        generation,
+        Status.QUEUED,
+        status=Status.CANCELED,
+        finished_at=now,
+        next_poll_at=None,
+        lease_until=None,
+    ):
+        return True
+    return state.update(
+        generation,
+        [Status.SUBMITTING, Status.RUNNING],
+        status=Status.CANCELED,
+        finished_at=now,
+        next_poll_at=None,
+        lease_until=None,
+        may_have_charged=True,
+        error_message="Canceled after it was sent: the vendor may still charge for it.",
+    )
+
+
+def submit_again(generation: Generation) -> Generation:
+    """The user's explicit decision to send an ended job again, as a new job."""
+    if generation.in_flight:
+        raise ValidationError("This job is still in progress.")
+    return create_generation(
+        generation.owner,
+        vendor=generation.vendor,
+        credential=generation.credential,
+        model=generation.model,
+        prompt=generation.prompt,
+        scene=generation.scene,
+        params=generation.params,
+        references=list(generation.references.all()),
+        retry_of=generation,
+    )

@@ -1,0 +1,58 @@
+"""Sharing's URLs, mounted at the site root by studio/urls.py."""
+
+from django.urls import path
+
+from studio.sharing import shared, views
+
+urlpatterns = [
+    # Collections
+    path("collections/", views.collections, name="collections"),
+    path("collections/add/", views.add_to_collection, name="add_to_collection"),
+    path("collections/<int:pk>/", views.collection_detail, name="collection"),
+    path("collections/<int:pk>/delete/", views.delete_collection, name="delete_collection"),
+    path(
+        "collections/<int:pk>/items/<int:item_pk>/move/",
+        views.move_item,
+        name="move_collection_item",
+    ),
+    path(
+        "collections/<int:pk>/items/<int:item_pk>/remove/",
+        views.remove_item,
+        name="remove_collection_item",
+    ),
+    # The owner's links
+    path("links/", views.links, name="share_links"),
+    path("links/new/", views.new_link, name="new_share_link"),
+    path("links/<int:pk>/revoke/", views.revoke_link, name="revoke_share_link"),
+    # What teammates shared
+    path("shared/", views.shared_with_me, name="shared_with_me"),
+    path("shared/<int:pk>/", shared.page_for_member, name="shared_page"),
+    path("shared/<int:pk>/i/<int:image_id>/", shared.image_for_member, name="shared_image"),
+    path(
+        "shared/<int:pk>/i/<int:image_id>/thumb/",
+        shared.image_for_member,
+        {"which": "thumbnail"},
+        name="shared_thumbnail",
+    ),
+    path(
+        "shared/<int:pk>/i/<int:image_id>/download/",
+        shared.image_for_member,
+        {"download": True},
+        name="shared_download",
+    ),
+    # Capability URLs
+    path("s/<str:token>/", shared.page_by_token, name="link_page"),
+    path("s/<str:token>/i/<int:image_id>/", shared.image_by_token, name="link_image"),
+    path(
+        "s/<str:token>/i/<int:image_id>/thumb/",
+        shared.image_by_token,
+        {"which": "thumbnail"},
+        name="link_thumbnail",
+    ),
+    path(
+        "s/<str:token>/i/<int:image_id>/download/",
+        shared.image_by_token,
+        {"download": True},
+        name="link_download",
+    ),
+]

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+from django import template
+from django.utils import formats
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+register = template.Library()
+
+
+@register.filter
+def minutes(value: timedelta | None) -> int:
+    """Whole minutes in a duration, rounded up: "locked for 0 minutes" would be a lie."""
+    if not value:
+        return 0
+    return math.ceil(value.total_seconds() / 60)
+
+
+REASONS = {
+    "bad_credential": _("The vendor did not accept the key. Check or replace it on the Keys page."),
+    "insufficient_credits": _("Your account at the vendor does not have enough credits."),
+    "invalid_params": _("The vendor did not accept these settings."),
+    "content_policy": _("The vendor refused the prompt under its content policy."),
+    "rate_limited": _("The vendor is limiting how often this key may be used."),
+    "not_found": _("The vendor no longer knows this job."),
+    "vendor_unavailable": _("The vendor could not be reached, or had an error."),
+    "unexpected_response": _("The vendor sent a reply the studio did not understand."),
+    "no_images": _("The vendor reported success but sent no images."),
+    "result_lost": _("The images could not be fetched from the vendor in time."),
+    "expired": _("The vendor did not finish the job in time."),
+    "unknown_outcome": _("The studio cannot tell whether the vendor received the request."),
+}
+
+
+@register.filter
+def job_reason(code: str) -> str:
+    """The reason for a job's end in the reader's language (the vendor's words follow it)."""
+    return REASONS.get(code, _("The job did not finish."))
+
+
+@register.filter
+def amount(value: Decimal | None) -> str:
+    """A ledger amount without trailing zeros, grouped and punctuated for the reader's locale."""
+    if value is None:
+        return ""
+    value = Decimal(value).normalize()
+    places = max(0, -value.as_tuple().exponent)  # type: ignore[operator]
+    return formats.number_format(value, decimal_pos=places, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def alt_text(prompt: str) -> str:
+    """Alternative text for a generated image: its prompt, short enough for a screen reader."""
+    return Truncator(" ".join(prompt.split())).chars(150)
+
+
+@register.filter
+def duration(start, end) -> str:
+    if not start or not end:
+        return ""
+    seconds = max(0.0, (end - start).total_seconds())
+    if seconds < 60:
+        return _("%(seconds)s s") % {"seconds": formats.number_format(round(seconds, 1), 1)}
+    return _("%(minutes)d min %(seconds)d s") % {
+        "minutes": seconds // 60,
+        "seconds": seconds % 60,
+    }
+
+
+@register.filter
+def vendor_label(vendor: str) -> str:
+    from studio.vendors import ADAPTERS
+    from studio.web.forms import DEMO, DEMO_LABEL
+
+    if vendor == DEMO:
+        return str(DEMO_LABEL)  # the only label that is not a brand name
+    adapter = ADAPTERS.get(vendor)
+    return adapter.label if adapter else vendor
+
+
+@register.filter
+def scene_label(scene: str) -> str:
+    from studio.web.forms import SCENE_LABELS
+
+    return SCENE_LABELS.get(scene, scene)
+
+
+@register.filter
+def param_label(name: str) -> str:
+    from studio.web.forms import PARAM_LABELS
+
+    return PARAM_LABELS.get(name, name)
+
+
+UNITS = {
+    "credits": _("credits"),
+    "images": pgettext_lazy("unit", "images"),
+    "tokens": pgettext_lazy("unit", "tokens"),
+}
+
+
+@register.filter
+def unit_label(unit: str) -> str:
+    """Ledger units in the reader's language; a vendor's own unit (USD, …) as it is."""
+    return UNITS.get(unit, unit)

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from studio import health
+from studio.engine import references
+
+urlpatterns = [
+    path("", include("studio.web.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("keys/", include("accounts.urls_keys")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("r/<str:token>/", references.reference_image, name="reference_image"),
+    # --- Teams and sharing (issue 7) ---
+    path("teams/", include("accounts.urls_teams")),
+    path("", include("studio.sharing.urls")),
+    # --- end of teams and sharing ---
+]

@@ -1,0 +1,59 @@
+"""The vendor registry: which adapters exist, their base URLs and operator-added models."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from studio.vendors.aioagi import Aioagi
+from studio.vendors.base import Adapter
+from studio.vendors.chatbp import ChatBp
+from studio.vendors.chatfire import ChatFire
+from studio.vendors.demo import Demo
+from studio.vendors.girlgenerator import GirlGenerator
+from studio.vendors.lemondata import LemonData
+
+ADAPTERS: dict[str, Adapter] = {
+    adapter.id: adapter
+    for adapter in (GirlGenerator(), Aioagi(), LemonData(), ChatBp(), ChatFire(), Demo())
+}
+
+
+def _setting(name: str) -> dict[str, Any]:
+    # Read lazily so that adapters, fakes and their tests run without Django.
+    try:
+        from django.conf import settings
+    except ImportError:
+        return {}
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return {}
+    return getattr(settings, name, None) or {}
+
+
+def get_adapter(vendor_id: str) -> Adapter:
+    """The adapter for `vendor_id`, with the operator's extra models from STUDIO_VENDOR_MODELS
+    and poll timing from STUDIO_VENDOR_POLL."""
+    adapter = ADAPTERS[vendor_id]
+    extra = _setting("STUDIO_VENDOR_MODELS").get(vendor_id)
+    timing = _setting("STUDIO_VENDOR_POLL").get(vendor_id)
+    if not extra and not timing:
+        return adapter
+    adapter = type(adapter)(extra_models=extra or ())
+    if timing:
+        # [first wait, backoff factor, longest wait] in seconds, checked by settings.py.
+        adapter.poll_interval, adapter.poll_backoff, adapter.poll_max = timing
+    return adapter
+
+
+def base_url_for(vendor_id: str, mirror: str | None = None) -> str | None:
+    """STUDIO_VENDOR_URLS wins (the operator decides where keys go), then a mirror, then the
+    vendor's default. None means the operator must configure one (chatbp) or none is needed."""
+    adapter = ADAPTERS[vendor_id]
+    override = _setting("STUDIO_VENDOR_URLS").get(vendor_id)
+    if override:
+        return override.rstrip("/")
+    if mirror:
+        if mirror not in adapter.mirrors:
+            raise ValueError(f"{vendor_id} has no mirror called {mirror!r}")
+        return adapter.mirrors[mirror]
+    return adapter.default_base_url

@@ -1,0 +1,79 @@
+"""AIOAGI: OpenAI-compatible GPT-Image relay; synchronous, replies with URLs or base64."""
+
+from __future__ import annotations
+
+from studio.vendors.base import (
+    Adapter,
+    Call,
+    Capabilities,
+    ErrorCode,
+    Failed,
+    Finished,
+    GenerationRequest,
+    ModelSpec,
+    Running,
+    VendorError,
+    Verification,
+)
+from studio.vendors.openai_style import image_api_body, images_result, newapi_check_key, post_edit
+
+GPT_IMAGE = ModelSpec(
+    name="gpt-image-2",
+    label="GPT Image 2",
+    scenes=("text-to-image", "image-to-image", "edit"),
+    sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
+    default_size="auto",
+    n_max=4,
+    choices={
+        "quality": ("low", "medium", "high", "auto"),
+        "background": ("transparent", "opaque", "auto"),
+        "output_format": ("png", "jpeg", "webp"),
+        "moderation": ("auto", "low"),
+        "input_fidelity": ("high", "low"),
+    },
+    sync=True,
+    max_references=16,
+)
+
+
+class Aioagi(Adapter):
+    id = "aioagi"
+    label = "AIOAGI"
+    default_base_url = "https://api.aiearth.dev"
+    mirrors = {"aiearth.vip": "https://api.aiearth.vip"}
+    capabilities = Capabilities(
+        scenes=("text-to-image", "image-to-image", "edit"),
+        models=(GPT_IMAGE,),
+        reference_mode="multipart",
+    )
+
+    def check(self, req: GenerationRequest, spec: ModelSpec) -> dict[str, str]:
+        errors = {}
+        if req.scene == "text-to-image" and "input_fidelity" in req.params:
+            errors["input_fidelity"] = "Input fidelity applies only to edits."
+        if req.params.get("background") == "transparent" and req.params.get(
+            "output_format"
+        ) not in (None, "png", "webp"):
+            errors["background"] = "A transparent background needs png or webp output."
+        return errors
+
+    def send(self, call: Call, req: GenerationRequest) -> Finished | Failed:
+        if req.scene == "text-to-image":
+            reply = call.request(
+                "POST",
+                "/v1/images/generations",
+                json=image_api_body(req),
+                read_timeout=self.sync_timeout(call),
+            )
+        else:
+            reply = post_edit(self, call, req)
+        return images_result(self, call, reply)
+
+    def fetch(
+        self, call: Call, remote_id: str, poll_url: str | None
+    ) -> Running | Finished | Failed:
+        error = VendorError(ErrorCode.NOT_FOUND, f"{self.label} answers at once; it has no tasks.")
+        return Failed(error)
+
+    def check_key(self, call: Call) -> Verification:
+        return newapi_check_key(self, call)

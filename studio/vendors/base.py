@@ -1,0 +1,701 @@
+"""The contract between the generation engine and the vendor adapters.
+
+Every adapter turns one vendor's HTTP API into the same few results (`Accepted`, `Running`,
+`Finished`, `Failed`) and one error taxonomy (`ErrorCode`). Adapters never raise for vendor or
+network trouble: they return `Failed` with a message that is safe to show and store.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+SCENES = ("text-to-image", "image-to-image", "edit")
+
+
+class ErrorCode(StrEnum):
+    BAD_CREDENTIAL = "bad_credential"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    INVALID_PARAMS = "invalid_params"
+    CONTENT_POLICY = "content_policy"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    VENDOR_UNAVAILABLE = "vendor_unavailable"
+    UNEXPECTED_RESPONSE = "unexpected_response"
+    NO_IMAGES = "no_images"
+
+
+@dataclass(frozen=True)
+class VendorError:
+    code: ErrorCode
+    message: str
+    field: str | None = None
+    retry_after: float | None = None
+    retryable: bool = False
+    may_have_charged: bool = False
+
+
+@dataclass(frozen=True)
+class Spend:
+    credits_used: Decimal | None = None
+    credits_remaining: Decimal | None = None
+    tokens: dict | None = None
+    images: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    url: str | None = None
+    data: bytes | None = None
+    expires_at: datetime | None = None
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    url: str | None = None
+    data: bytes | None = None
+    filename: str = "reference.png"
+    content_type: str = "image/png"
+    role: Literal["image", "mask"] = "image"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    scene: str
+    model: str
+    prompt: str
+    params: dict[str, Any] = field(default_factory=dict)
+    references: list[Reference] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    base_url: str | None
+    # Out of repr: a logged or printed connection must not show the secrets.
+    api_key: str = field(repr=False)
+    client: httpx.Client
+    extra_secret: str | None = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    remote_id: str
+    poll_url: str | None = None
+    poll_after: float = 5.0
+    spend: Spend | None = None
+    raw: dict | None = None
+
+
+@dataclass(frozen=True)
+class Running:
+    status: str
+    progress: int | None = None
+    poll_after: float = 5.0
+    raw: dict | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    images: list[ImageSource]
+    spend: Spend | None = None
+    raw: dict | None = None
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: VendorError
+    spend: Spend | None = None
+    raw: dict | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: Literal["valid", "invalid_key", "no_credits", "unreachable", "unknown"]
+    message: str
+    balance: Decimal | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    label: str
+    scenes: tuple[str, ...] = ("text-to-image",)
+    size_param: Literal["size", "aspect_ratio"] | None = "size"
+    sizes: tuple[str, ...] = ()
+    default_size: str | None = None
+    n_max: int = 1
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sync: bool = False
+    max_references: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Build a spec from an operator's settings entry (lists become tuples)."""
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown or "name" not in data:
+            raise ValueError(f"Bad model entry {data!r}: needs 'name', unknown keys {unknown}")
+        values = dict(data)
+        values.setdefault("label", data["name"])
+        for key in ("scenes", "sizes"):
+            if key in values:
+                values[key] = tuple(values[key])
+        values["choices"] = {k: tuple(v) for k, v in values.get("choices", {}).items()}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    scenes: tuple[str, ...]
+    models: tuple[ModelSpec, ...]
+    prompt_max: int | None = None
+    reference_mode: Literal["url", "multipart"] | None = None
+
+    def model(self, name: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def with_models(self, extra: Iterable[ModelSpec | dict]) -> Capabilities:
+        """Operator models replace built-in ones of the same name and add new ones."""
+        added = [m if isinstance(m, ModelSpec) else ModelSpec.from_dict(m) for m in extra]
+        names = {m.name for m in added}
+        models = tuple(m for m in self.models if m.name not in names) + tuple(added)
+        scenes = tuple(s for s in SCENES if any(s in m.scenes for m in models))
+        return Capabilities(scenes, models, self.prompt_max, self.reference_mode)
+
+
+# --- secrets and raw replies ---------------------------------------------------------------
+
+REDACTED = "[redacted]"
+_BEARER = re.compile(r"Bearer\s+[^\s\"',;)]+", re.IGNORECASE)
+# Relays echo keys in their own words ("invalid token sk-…"), not only as a Bearer header.
+_KEYLIKE = re.compile(r"\b(?:sk|mt)-[A-Za-z0-9_\-]{6,}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\s]+")
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(f"Bearer {REDACTED}", text)
+    return _KEYLIKE.sub(REDACTED, text)
+
+
+def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = None) -> Any:
+    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed."""
+    secrets = tuple(secrets)
+    if isinstance(value, dict):
+        return {k: clean_raw(v, secrets, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_raw(v, secrets) for v in value]
+    if isinstance(value, str):
+        is_data_url = value.startswith("data:") and ";base64," in value[:100]
+        if key == "b64_json" or is_data_url or (len(value) > 512 and _BASE64.fullmatch(value)):
+            return f"<base64 {len(value)} chars>"
+        return scrub(value, secrets)
+    return value
+
+
+def decode_b64(text: str) -> bytes:
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    return base64.b64decode(text, validate=False)
+
+
+def sniff_content_type(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header in either of its forms (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def join_url(base_url: str, path: str) -> str:
+    """Join a base URL (scheme://host[/prefix], a trailing /v1 tolerated) and a /v1/… path."""
+    base = base_url.rstrip("/")
+    if base.endswith("/v1") and path.startswith("/v1/"):
+        base = base[:-3]
+    return base + path
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+# --- error mapping ---------------------------------------------------------------------------
+
+_CONTENT_POLICY = re.compile(
+    r"content[ _-]?polic|moderation[ _-]?block|safety[ _-]?(system|violation|filter)|nsfw"
+    r"|sensitive|违规|敏感|审核",
+    re.IGNORECASE,
+)
+_INSUFFICIENT = re.compile(r"insufficient|quota|not enough|balance|余额|额度", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"not[_ ]?found|不存在", re.IGNORECASE)
+# Vendors that do not say which field they reject usually name it in the message.
+_PARAM_NAME = re.compile(
+    r"\b(prompt|model|size|aspect_ratio|n|quality|style|background|output_format"
+    r"|output_compression|moderation|input_fidelity|response_format|image_input|image|mask|url"
+    r"|scene)\b"
+)
+
+
+def is_content_policy(text: str) -> bool:
+    return bool(_CONTENT_POLICY.search(text))
+
+
+def looks_not_found(text: str) -> bool:
+    return bool(_NOT_FOUND.search(text))
+
+
+def error_details(body: Any) -> tuple[str, str, str | None]:
+    """(vendor code, vendor message, field) from the error shapes our vendors use."""
+    if not isinstance(body, dict):
+        return "", "", None
+    err = body.get("error", body)
+    if isinstance(err, str):
+        return str(body.get("code") or ""), err, None
+    if not isinstance(err, dict):
+        return "", "", None
+    code = " ".join(str(err[k]) for k in ("code", "type") if err.get(k))
+    message = err.get("message") or err.get("msg") or ""
+    detail = err.get("detail")
+    found = err.get("param") or err.get("field")
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        message = message or str(detail[0].get("msg", ""))
+        loc = detail[0].get("loc")
+        found = found or (str(loc[-1]) if isinstance(loc, list) and loc else None)
+    elif isinstance(detail, str):
+        message = message or detail
+    message = str(message)
+    if not found:
+        found = (match := _PARAM_NAME.search(message)) and match.group(1)
+    return code, message, str(found) if found else None
+
+
+def _sentence(text: str, detail: str) -> str:
+    if not detail:
+        return text
+    detail = " ".join(detail.split())[:300].rstrip(".")
+    return f"{text} The vendor said: “{detail}”."
+
+
+def error_from_response(
+    resp: httpx.Response, *, stage: str, label: str, secrets: Iterable[str | None]
+) -> VendorError:
+    status = resp.status_code
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    code, message, found = error_details(body)
+    detail = scrub(message, secrets)
+    words = f"{code} {message}"
+
+    if status == 401:
+        return VendorError(
+            ErrorCode.BAD_CREDENTIAL, _sentence(f"{label} rejected the API key.", detail)
+        )
+    if status == 402 or (status in (400, 403, 429) and _INSUFFICIENT.search(code)):
+        return VendorError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            _sentence(f"Your {label} account does not have enough credits.", detail),
+        )
+    if 400 <= status < 500 and status != 429 and is_content_policy(words):
+        return VendorError(
+            ErrorCode.CONTENT_POLICY,
+            _sentence(f"{label} refused the request under its content policy.", detail),
+        )
+    if status == 404 or (400 <= status < 500 and re.search(r"task.?not.?found", code)):
+        return VendorError(
+            ErrorCode.NOT_FOUND,
+            _sentence(f"{label} does not know this task; it may have expired.", detail),
+        )
+    if status == 403:
+        return VendorError(
+            ErrorCode.BAD_CREDENTIAL, _sentence(f"{label} refused this API key.", detail)
+        )
+    if status == 429:
+        wait = parse_retry_after(resp.headers.get("Retry-After"))
+        when = f"in {math.ceil(wait)} seconds" if wait is not None else "in a minute"
+        return VendorError(
+            ErrorCode.RATE_LIMITED,
+            f"{label} is rate limiting this key; the studio will try again {when}.",
+            retry_after=wait,
+            retryable=True,
+        )
+    if status in (400, 413, 422):
+        return VendorError(
+            ErrorCode.INVALID_PARAMS,
+            _sentence(f"{label} rejected the request parameters.", detail),
+            field=found,
+        )
+    if status >= 500:
+        return server_error(status, stage, label)
+    return VendorError(
+        ErrorCode.UNEXPECTED_RESPONSE,
+        _sentence(f"{label} answered with an unexpected HTTP {status}.", detail),
+        retryable=stage != "submit",
+    )
+
+
+def server_error(status: int, stage: str, label: str) -> VendorError:
+    if stage == "submit":
+        return VendorError(
+            ErrorCode.VENDOR_UNAVAILABLE,
+            f"{label} had a server error (HTTP {status}) while taking the request. It may "
+            f"still have generated, and charged for, the images: check your {label} account "
+            "before trying again.",
+            may_have_charged=True,
+        )
+    return VendorError(
+        ErrorCode.VENDOR_UNAVAILABLE,
+        f"{label} had a server error (HTTP {status}); the studio will ask again.",
+        retryable=True,
+    )
+
+
+def transport_error(exc: httpx.TransportError, stage: str, label: str) -> VendorError:
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return VendorError(
+            ErrorCode.VENDOR_UNAVAILABLE, f"The base URL configured for {label} is not valid."
+        )
+    # Only these errors prove the request never left this machine.
+    never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    if stage != "submit" or isinstance(exc, never_sent):
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        return VendorError(
+            ErrorCode.VENDOR_UNAVAILABLE,
+            f"Could not reach {label}: the connection {kind}.",
+            retryable=True,
+        )
+    return VendorError(
+        ErrorCode.VENDOR_UNAVAILABLE,
+        f"{label} did not answer the generation request in full. It may have started, and "
+        f"charged for, the images: check your {label} account before trying again.",
+        may_have_charged=True,
+    )
+
+
+def unexpected_reply(stage: str, label: str) -> VendorError:
+    if stage == "submit":
+        return VendorError(
+            ErrorCode.UNEXPECTED_RESPONSE,
+            f"{label} accepted the request but sent a reply the studio could not understand. "
+            f"It may have charged for the images: check your {label} account.",
+            may_have_charged=True,
+        )
+    return VendorError(
+        ErrorCode.UNEXPECTED_RESPONSE,
+        f"{label} sent a reply the studio could not understand.",
+        retryable=True,
+    )
+
+
+def generation_failed(label: str, detail: str, secrets: Iterable[str | None]) -> VendorError:
+    """A task the vendor reports as failed: content policy, or it simply could not make it."""
+    detail = scrub(detail or "", secrets)
+    if is_content_policy(detail):
+        return VendorError(
+            ErrorCode.CONTENT_POLICY,
+            _sentence(f"{label} refused the request under its content policy.", detail),
+        )
+    return VendorError(
+        ErrorCode.VENDOR_UNAVAILABLE,
+        _sentence(f"{label} could not generate the images.", detail),
+    )
+
+
+def no_images(label: str) -> VendorError:
+    return VendorError(
+        ErrorCode.NO_IMAGES,
+        f"{label} reported success but delivered no images. The credits were probably spent.",
+        may_have_charged=True,
+    )
+
+
+class VendorFailure(Exception):
+    """Raised inside adapters to end a call with `Failed`; never escapes `Adapter`."""
+
+    def __init__(self, error: VendorError, raw: dict | None = None) -> None:
+        super().__init__(error.code)
+        self.error = error
+        self.raw = raw
+
+
+@dataclass
+class Call:
+    """One submit, poll or verify: sends requests and remembers the last cleaned reply."""
+
+    adapter: Adapter
+    conn: Connection
+    stage: Literal["submit", "poll", "verify"]
+    raw: dict | None = None
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        return (self.conn.api_key, self.conn.extra_secret) if self.conn else ()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        read_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        label = self.adapter.label
+        if not self.conn.base_url:
+            raise VendorFailure(
+                VendorError(ErrorCode.VENDOR_UNAVAILABLE, f"No base URL is set for {label}.")
+            )
+        headers = {"Authorization": f"Bearer {token or self.conn.api_key}"}
+        if read_timeout is not None:
+            timeout = self.conn.client.timeout
+            kwargs["timeout"] = httpx.Timeout(
+                connect=timeout.connect, read=read_timeout, write=timeout.write, pool=timeout.pool
+            )
+        absolute = path.startswith(("http://", "https://"))
+        url = path if absolute else join_url(self.conn.base_url, path)
+        try:
+            resp = self.conn.client.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            raise VendorFailure(transport_error(exc, self.stage, label)) from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+            self.raw = {
+                "http_status": resp.status_code,
+                "text": scrub(resp.text[:500], self.secrets),
+            }
+        else:
+            self.raw = self.clean(body)
+        if not resp.is_success:
+            raise VendorFailure(
+                error_from_response(resp, stage=self.stage, label=label, secrets=self.secrets),
+                self.raw,
+            )
+        if body is None:
+            raise VendorFailure(unexpected_reply(self.stage, label), self.raw)
+        return body
+
+    def clean(self, body: Any) -> dict:
+        cleaned = clean_raw(body, self.secrets)
+        return cleaned if isinstance(cleaned, dict) else {"body": cleaned}
+
+
+def verification_from_error(error: VendorError) -> Verification:
+    status = {
+        ErrorCode.BAD_CREDENTIAL: "invalid_key",
+        ErrorCode.INSUFFICIENT_CREDITS: "no_credits",
+        ErrorCode.VENDOR_UNAVAILABLE: "unreachable",
+    }.get(error.code, "unknown")
+    return Verification(status, error.message)  # type: ignore[arg-type]
+
+
+def balance_verification(label: str, balance: Decimal | None, unit: str | None) -> Verification:
+    if balance is None:
+        return Verification("valid", f"{label} accepted the key; it does not report a balance.")
+    if balance <= 0:
+        return Verification(
+            "no_credits", f"{label} accepted the key but the balance is empty.", balance, unit
+        )
+    return Verification("valid", f"{label} accepted the key.", balance, unit)
+
+
+# --- the adapter base ------------------------------------------------------------------------
+
+
+class Adapter:
+    id: ClassVar[str]
+    label: ClassVar[str]
+    default_base_url: ClassVar[str | None] = None
+    mirrors: ClassVar[dict[str, str]] = {}
+    rate_limit: ClassVar[tuple[int, float] | None] = None
+    poll_interval: ClassVar[float] = 5.0
+    poll_backoff: ClassVar[float] = 1.5
+    poll_max: ClassVar[float] = 30.0
+    # Read timeout for synchronous generations; `conn.options["read_timeout"]` overrides it.
+    sync_read_timeout: ClassVar[float] = 180.0
+    capabilities: Capabilities
+
+    def __init__(self, extra_models: Iterable[ModelSpec | dict] = ()) -> None:
+        extra = list(extra_models)
+        if extra:
+            self.capabilities = self.capabilities.with_models(extra)
+
+    # The engine calls these four.
+
+    def validate(self, req: GenerationRequest) -> dict[str, str]:
+        """Field name → English message for every documented constraint the request breaks."""
+        caps, params = self.capabilities, req.params
+        errors: dict[str, str] = {}
+        if req.scene not in caps.scenes:
+            errors["scene"] = f"{self.label} does not offer {req.scene}."
+        spec = caps.model(req.model)
+        if spec is None:
+            errors["model"] = f"{self.label} has no model called “{req.model}”."
+            return errors
+        if req.scene not in spec.scenes and "scene" not in errors:
+            errors["scene"] = f"{spec.label} does not offer {req.scene}."
+        if not req.prompt.strip():
+            errors["prompt"] = "Write a prompt."
+        elif caps.prompt_max and len(req.prompt) > caps.prompt_max:
+            errors["prompt"] = f"The prompt is limited to {caps.prompt_max} characters."
+
+        allowed = {"n", *spec.choices}
+        if spec.size_param:
+            allowed.add(spec.size_param)
+            size = params.get(spec.size_param)
+            if size is not None and size not in spec.sizes:
+                errors[spec.size_param] = f"Choose one of: {', '.join(spec.sizes)}."
+        if "output_format" in spec.choices:
+            allowed.add("output_compression")
+        for name in sorted(set(params) - allowed):
+            errors[name] = f"{spec.label} does not take “{name}”."
+
+        n = params.get("n", 1)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= spec.n_max:
+            errors["n"] = (
+                f"{spec.label} makes 1 image per request."
+                if spec.n_max == 1
+                else f"Choose between 1 and {spec.n_max} images."
+            )
+        for name, options in spec.choices.items():
+            if name in params and params[name] not in options:
+                errors[name] = f"Choose one of: {', '.join(options)}."
+        if "output_compression" in params and "output_compression" not in errors:
+            value = params["output_compression"]
+            if params.get("output_format") not in ("jpeg", "webp"):
+                errors["output_compression"] = "Compression applies only to jpeg or webp output."
+            elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+                errors["output_compression"] = "Compression is a whole number from 0 to 100."
+
+        self._validate_references(req, spec, errors)
+        errors.update(self.check(req, spec))
+        return errors
+
+    def submit(self, conn: Connection, req: GenerationRequest) -> Accepted | Finished | Failed:
+        problems = self.validate(req)
+        if problems:
+            text = " ".join(problems.values())
+            return Failed(VendorError(ErrorCode.INVALID_PARAMS, text, field=next(iter(problems))))
+        call = Call(self, conn, "submit")
+        return self._guard(call, lambda: self.send(call, req))
+
+    def poll(
+        self, conn: Connection, remote_id: str, poll_url: str | None = None
+    ) -> Running | Finished | Failed:
+        call = Call(self, conn, "poll")
+        return self._guard(call, lambda: self.fetch(call, remote_id, poll_url))
+
+    def verify(self, conn: Connection) -> Verification:
+        call = Call(self, conn, "verify")
+        try:
+            return self.check_key(call)
+        except VendorFailure as failure:
+            return verification_from_error(failure.error)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+            return Verification("unknown", f"{self.label} sent a reply the studio did not expect.")
+
+    # Each vendor module implements these.
+
+    def send(self, call: Call, req: GenerationRequest) -> Accepted | Finished | Failed:
+        raise NotImplementedError
+
+    def fetch(
+        self, call: Call, remote_id: str, poll_url: str | None
+    ) -> Running | Finished | Failed:
+        raise NotImplementedError
+
+    def check_key(self, call: Call) -> Verification:
+        raise NotImplementedError
+
+    def check(self, req: GenerationRequest, spec: ModelSpec) -> dict[str, str]:
+        """Vendor-specific rules on top of the generic ones."""
+        return {}
+
+    # Helpers for the vendor modules.
+
+    def spec(self, req: GenerationRequest) -> ModelSpec:
+        spec = self.capabilities.model(req.model)
+        if spec is None:
+            raise ValueError(f"validate() lets only known models through, not {req.model}")
+        return spec
+
+    def sync_timeout(self, call: Call) -> float:
+        return float(call.conn.options.get("read_timeout", self.sync_read_timeout))
+
+    def _validate_references(
+        self, req: GenerationRequest, spec: ModelSpec, errors: dict[str, str]
+    ) -> None:
+        images = [r for r in req.references if r.role == "image"]
+        masks = [r for r in req.references if r.role == "mask"]
+        mode = self.capabilities.reference_mode
+        if req.scene == "text-to-image" and req.references:
+            errors["references"] = "Reference images are only for image-to-image and edits."
+        elif req.scene in ("image-to-image", "edit") and not images:
+            errors["references"] = "Add at least one reference image."
+        elif len(images) > spec.max_references:
+            errors["references"] = f"{spec.label} takes at most {spec.max_references} images."
+        elif masks and (req.scene != "edit" or mode != "multipart" or len(masks) > 1):
+            errors["references"] = "A single mask is possible only for edits."
+        elif mode == "url" and any(not r.url for r in images):
+            errors["references"] = f"{self.label} needs reference images as URLs."
+        elif mode == "multipart" and any(not r.data for r in req.references):
+            errors["references"] = f"{self.label} needs reference images as files."
+
+    def _guard(self, call: Call, work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        except VendorFailure as failure:
+            return Failed(failure.error, None, failure.raw or call.raw)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+            # A reply of the wrong shape: the vendor's words are in call.raw for support.
+            return Failed(unexpected_reply(call.stage, self.label), None, call.raw)

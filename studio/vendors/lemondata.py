@@ -1,0 +1,135 @@
+"""LemonData: OpenAI-style images API, synchronous or task-based depending on the model."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from studio.vendors.base import (
+    Accepted,
+    Adapter,
+    Call,
+    Capabilities,
+    Failed,
+    Finished,
+    GenerationRequest,
+    ModelSpec,
+    Running,
+    VendorFailure,
+    Verification,
+    balance_verification,
+    generation_failed,
+    same_origin,
+    to_decimal,
+)
+from studio.vendors.openai_style import image_api_body, images_result
+
+FORMATS = {"response_format": ("url", "b64_json")}
+OTHER_SIZES = ("512x512", "1024x1024")
+
+
+def _model(name: str, label: str, sync: bool) -> ModelSpec:
+    return ModelSpec(
+        name,
+        label,
+        sizes=OTHER_SIZES,
+        default_size="1024x1024",
+        n_max=4,
+        choices=FORMATS,
+        sync=sync,
+    )
+
+
+class LemonData(Adapter):
+    id = "lemondata"
+    label = "LemonData"
+    default_base_url = "https://api.lemondata.cc"
+    # The vendor suggests polling every 3–5 s; most tasks take 30–120 s.
+    poll_interval = 4.0
+    poll_backoff = 1.25
+    poll_max = 15.0
+    capabilities = Capabilities(
+        scenes=("text-to-image",),
+        models=(
+            ModelSpec(
+                "dall-e-3",
+                "DALL·E 3",
+                sizes=("1024x1024", "1792x1024", "1024x1792"),
+                default_size="1024x1024",
+                choices={**FORMATS, "quality": ("standard", "hd"), "style": ("vivid", "natural")},
+                sync=True,
+            ),
+            _model("dall-e-2", "DALL·E 2", sync=True),
+            _model("flux-pro", "Flux Pro", sync=False),
+            _model("flux-schnell", "Flux Schnell", sync=True),
+            _model("midjourney", "Midjourney", sync=False),
+            _model("ideogram-v3", "Ideogram v3", sync=False),
+            _model("stable-diffusion-3", "Stable Diffusion 3", sync=True),
+        ),
+    )
+
+    def send(self, call: Call, req: GenerationRequest) -> Accepted | Finished | Failed:
+        reply = call.request(
+            "POST",
+            "/v1/images/generations",
+            json=image_api_body(req),
+            read_timeout=self.sync_timeout(call),
+        )
+        if "task_id" not in reply:
+            return images_result(self, call, reply)
+        # Async models answer with a task and placeholder data: [{"url": ""}].
+        task_id = str(reply["task_id"])
+        result = self._task_result(call, reply, task_id)
+        if isinstance(result, Running):
+            poll_url = reply.get("poll_url") or None
+            return Accepted(task_id, poll_url, self.poll_interval, None, call.raw)
+        return result
+
+    def fetch(
+        self, call: Call, remote_id: str, poll_url: str | None
+    ) -> Running | Finished | Failed:
+        reply = call.request("GET", self._poll_path(call, remote_id, poll_url))
+        return self._task_result(call, reply, remote_id)
+
+    def _task_result(self, call: Call, reply: dict, task_id: str) -> Running | Finished | Failed:
+        status = str(reply["status"])
+        if status == "completed":
+            return images_result(self, call, reply, task_id)
+        if status == "failed":
+            error = generation_failed(self.label, str(reply.get("error") or ""), call.secrets)
+            return Failed(error, None, call.raw)
+        return Running(status, None, self.poll_interval, call.raw)
+
+    def _poll_path(self, call: Call, remote_id: str, poll_url: str | None) -> str:
+        """The reply's poll_url as given; an absolute one only if it stays on the vendor's host.
+
+        The key goes with every poll, so a poll_url on another host must not be followed.
+        """
+        if poll_url and poll_url.startswith("/"):
+            return poll_url
+        if poll_url and call.conn.base_url and same_origin(poll_url, call.conn.base_url):
+            return poll_url
+        return f"/v1/images/generations/{quote(remote_id, safe='')}"
+
+    def check_key(self, call: Call) -> Verification:
+        # Polling a task that cannot exist tells a bad key (401) from a good one (404).
+        try:
+            call.request("GET", "/v1/images/generations/studio-key-check")
+        except VendorFailure as failure:
+            if failure.error.code != "not_found":
+                raise
+        if not call.conn.extra_secret:
+            return Verification(
+                "valid",
+                f"{self.label} accepted the key. Add a management token to see the balance.",
+            )
+        try:
+            reply = call.request("GET", "/v1/management/balance", token=call.conn.extra_secret)
+        except VendorFailure as failure:
+            return Verification(
+                "valid",
+                f"{self.label} accepted the key, but not the management token: "
+                f"{failure.error.message}",
+            )
+        data = reply.get("data") if isinstance(reply.get("data"), dict) else reply
+        balance = to_decimal(data.get("balance"))
+        return balance_verification(self.label, balance, data.get("currency"))

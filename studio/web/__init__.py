@@ -1,0 +1,1 @@
+"""The studio in the browser: generate, job cards, gallery, image files, credits."""

@@ -1,0 +1,203 @@
+"""Credits: each key's last known balance, spend over time as a server-drawn SVG chart, and
+the ledger with filters and CSV export."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models import Max, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from accounts.models import Credential
+from studio.models import CreditEntry
+from studio.templatetags.studio import vendor_label
+from studio.vendors import ADAPTERS
+from studio.web.gallery import start_of
+from studio.web.paging import keyset_page
+
+# 50 rows: rendering them is most of the page's server time (benchmarks/README.md).
+PAGE_SIZE = 50
+CHART_DAYS = 30
+CHART_WIDTH, CHART_HEIGHT = 600, 140
+
+
+class LedgerFilters(forms.Form):
+    credential = forms.ChoiceField(label=_("Key"), required=False)
+    vendor = forms.ChoiceField(label=_("Vendor"), required=False)
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("Any")), *CreditEntry.Kind.choices]
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, data, credentials: list[Credential]) -> None:
+        super().__init__(data)
+        anything = [("", _("Any"))]
+        self.fields["credential"].choices = anything + [(str(c.pk), str(c)) for c in credentials]
+        self.fields["vendor"].choices = anything + [(k, vendor_label(k)) for k in ADAPTERS]
+
+    def apply(self, entries: QuerySet) -> QuerySet:
+        if not self.is_valid():
+            return entries.none()
+        data = self.cleaned_data
+        if data["credential"]:
+            entries = entries.filter(credential_id=data["credential"])
+        for name in ("vendor", "kind"):
+            if data[name]:
+                entries = entries.filter(**{name: data[name]})
+        if data["start"]:
+            entries = entries.filter(created_at__gte=start_of(data["start"]))
+        if data["end"]:
+            entries = entries.filter(created_at__lt=start_of(data["end"] + timedelta(days=1)))
+        return entries
+
+    def query(self, **extra) -> str:
+        values = {k: v for k, v in self.data.items() if v and k != "after"}
+        return urlencode({**values, **extra})
+
+
+def charts(entries: QuerySet, today: date) -> list[dict]:
+    """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+    rows = (
+        entries.filter(created_at__gte=start_of(first))
+        .annotate(day=TruncDate("created_at"))
+        .values("unit", "day")
+        .annotate(total=Sum("amount"))
+    )
+    by_unit: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    for row in rows:
+        by_unit[row["unit"]][row["day"]] = row["total"]
+    result = []
+    slot = CHART_WIDTH / CHART_DAYS
+    for unit, totals in sorted(by_unit.items()):
+        peak = max(totals.values()) or Decimal(1)
+        bars = []
+        for i, day in enumerate(days):
+            value = totals.get(day, Decimal(0))
+            height = round(float(value / peak) * CHART_HEIGHT, 1) if value else 0
+            bars.append(
+                {
+                    "x": round(i * slot + 1, 1),
+                    "y": CHART_HEIGHT - height,
+                    "height": height,
+                    "day": day,
+                    "value": value,
+                }
+            )
+        total = sum(totals.values(), Decimal(0))
+        result.append(
+            {
+                "unit": unit,
+                "bars": bars,
+                "peak": peak,
+                "total": total,
+                "width": slot - 2,
+                "first": days[0],
+                "last": days[-1],
+            }
+        )
+    return result
+
+
+def summaries(owner, credentials: list[Credential]) -> list[dict]:
+    spent = (
+        CreditEntry.objects.filter(owner=owner)
+        .values("credential_id", "vendor", "unit")
+        .annotate(total=Sum("amount"), last=Max("created_at"))
+        .order_by("vendor", "credential_id", "unit")
+    )
+    by_key: dict[tuple, list] = defaultdict(list)
+    for row in spent:
+        by_key[(row["credential_id"], row["vendor"])].append(row)
+    rows = [
+        {"credential": c, "vendor": c.vendor, "spent": by_key.pop((c.pk, c.vendor), [])}
+        for c in credentials
+    ]
+    # Spend without a key row: the demo, and keys deleted since.
+    rows += [{"credential": None, "vendor": v, "spent": s} for (_pk, v), s in by_key.items()]
+    return rows
+
+
+@login_required
+def credits(request: HttpRequest) -> HttpResponse:
+    credentials = list(Credential.objects.filter(owner=request.user))
+    filters = LedgerFilters(request.GET, credentials)
+    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
+    page, next_cursor = keyset_page(
+        entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
+    )
+    ctx = {
+        "filters": filters,
+        "summaries": summaries(request.user, credentials),
+        "charts": charts(entries, timezone.localdate()),
+        "chart_size": (CHART_WIDTH, CHART_HEIGHT),
+        "entries": page,
+        "next_query": filters.query(after=next_cursor) if next_cursor else "",
+        "export_query": filters.query(),
+    }
+    return render(request, "studio/credits.html", ctx)
+
+
+class Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_cell(value) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet: a key label must not run.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def plain(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+@require_GET
+@login_required
+def export(request: HttpRequest) -> StreamingHttpResponse:
+    credentials = list(Credential.objects.filter(owner=request.user))
+    filters = LedgerFilters(request.GET, credentials)
+    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
+    entries = entries.select_related("credential").order_by("-created_at", "-pk")
+    writer = csv.writer(Echo())
+    header = ["time", "vendor", "key", "job", "kind", "amount", "unit", "balance_after"]
+
+    def rows():
+        yield writer.writerow(header)
+        for e in entries.iterator(chunk_size=1000):
+            key = f"{e.credential.label} …{e.credential.last4}" if e.credential else ""
+            yield writer.writerow(
+                [
+                    e.created_at.isoformat(),
+                    e.vendor,
+                    csv_cell(key),
+                    e.generation_id or "",
+                    e.kind,
+                    plain(e.amount),
+                    e.unit,
+                    plain(e.balance_after),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="studio-credits.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

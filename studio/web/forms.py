@@ -1,0 +1,263 @@
+"""The generate form, shaped by what the chosen key's vendor and model accept.
+
+The form only offers what the adapter's capabilities list; `create_generation` validates again
+and is the authority (its messages land next to the fields)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Credential
+from studio.engine.images import ImageRejected
+from studio.engine.references import save_reference
+from studio.models import ReferenceImage
+from studio.vendors import get_adapter
+from studio.vendors.base import Adapter, ModelSpec
+
+DEMO = "demo"
+DEMO_LABEL = _("Demo (offline, free)")
+SCENE_LABELS = {
+    "text-to-image": _("Text to image"),
+    "image-to-image": _("Image to image"),
+    "edit": _("Edit an image"),
+}
+# Vendor parameters a person chooses. Transport details (response_format) are the engine's.
+CHOICE_LABELS = {
+    "quality": _("Quality"),
+    "style": _("Style"),
+    "background": _("Background"),
+    "output_format": _("File format"),
+    "moderation": _("Moderation"),
+    "input_fidelity": _("Input fidelity"),
+}
+PARAM_LABELS = {
+    **CHOICE_LABELS,
+    "size": _("Size"),
+    "aspect_ratio": _("Aspect ratio"),
+    "n": _("Number of images"),
+}
+# What vendors publish about price, per image.
+COST_HINTS = {
+    "girlgenerator": _("1–3 credits per image, reported by the vendor after each job."),
+    DEMO: _("Free: the demo draws images on this machine."),
+}
+MAX_UPLOAD_BYTES = 20_000_000
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+def _select(**attrs: str) -> forms.Select:
+    # Changing a shaping field asks the server for the form that fits the new choice.
+    return forms.Select(
+        attrs={
+            "hx-get": "/generate/form/",
+            "hx-target": "#generate-form",
+            "hx-select": "#generate-form",
+            "hx-swap": "outerHTML",
+            "hx-include": "#generate-form",
+            # The CSRF token has no business in a URL (logs, history).
+            "hx-params": "not csrfmiddlewaretoken",
+            **attrs,
+        }
+    )
+
+
+class GenerateForm(forms.Form):
+    key = forms.ChoiceField(label=_("Key"), widget=_select())
+    model = forms.ChoiceField(label=_("Model"), widget=_select())
+    scene = forms.ChoiceField(label=_("Kind of job"), widget=_select())
+    prompt = forms.CharField(
+        label=_("Prompt"),
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "data-counter": "prompt-counter"}),
+    )
+    reference = forms.ModelMultipleChoiceField(
+        queryset=ReferenceImage.objects.none(),
+        required=False,
+        widget=forms.MultipleHiddenInput,
+    )
+    upload = MultipleFileField(
+        label=_("Reference images"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+
+    def __init__(self, owner, data=None, files=None, initial=None) -> None:
+        super().__init__(data, files, initial=initial)
+        self.owner = owner
+        self.credentials = list(Credential.objects.usable().filter(owner=owner))
+        values = self.data if self.is_bound else (self.initial or {})
+
+        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), str(c)) for c in self.credentials]
+        self.fields["key"].choices = keys
+        key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
+        self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
+        self.vendor = self.credential.vendor if self.credential else DEMO
+        self.adapter: Adapter = get_adapter(self.vendor)
+        caps = self.adapter.capabilities
+
+        self.fields["model"].choices = [(m.name, m.label) for m in caps.models]
+        model = self._pick(values.get("model"), [m.name for m in caps.models])
+        self.spec: ModelSpec = caps.model(model)  # type: ignore[assignment]
+        self.fields["scene"].choices = [(s, SCENE_LABELS.get(s, s)) for s in self.spec.scenes]
+        self.scene = self._pick(values.get("scene"), list(self.spec.scenes))
+        if not self.is_bound:
+            self.initial.update(key=key, model=model, scene=self.scene)
+
+        if caps.prompt_max:
+            self.fields["prompt"].widget.attrs["data-maxlength"] = str(caps.prompt_max)
+        self._add_vendor_fields()
+        self.fields["reference"].queryset = ReferenceImage.objects.filter(owner=owner)
+        if not self.takes_references:
+            del self.fields["upload"]
+
+    # --- shaping -------------------------------------------------------------------------
+
+    def _default_key(self) -> str:
+        default = next((c for c in self.credentials if c.is_default), None)
+        return str(default.pk) if default else DEMO
+
+    @staticmethod
+    def _pick(value: Any, allowed: list[str], default: str | None = None) -> str:
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value in allowed:
+            return value
+        return default if default in allowed else allowed[0]
+
+    def _add_vendor_fields(self) -> None:
+        spec = self.spec
+        if spec.size_param:
+            label = _("Size") if spec.size_param == "size" else _("Aspect ratio")
+            sizes = [(size, size) for size in spec.sizes]
+            self._add_choice(spec.size_param, label, sizes, spec.default_size or spec.sizes[0])
+        if spec.n_max > 1:
+            counts = [(str(i), str(i)) for i in range(1, spec.n_max + 1)]
+            self._add_choice(
+                "n",
+                _("Number of images"),
+                counts,
+                "1",
+                field_class=forms.TypedChoiceField,
+                coerce=int,
+                empty_value=None,
+            )
+        for name, options in spec.choices.items():
+            if name in CHOICE_LABELS:
+                choices = [("", _("Vendor's default"))] + [(o, o) for o in options]
+                self._add_choice(name, CHOICE_LABELS[name], choices, "")
+
+    def _add_choice(self, name, label, choices, default, field_class=forms.ChoiceField, **kw):
+        # Not required: a client that leaves a setting out gets the vendor's default.
+        self.fields[name] = field_class(label=label, choices=choices, required=False, **kw)
+        if not self.is_bound:
+            # A value carried over from another vendor that this one does not offer falls
+            # back to this one's default.
+            allowed = [value for value, _label in choices]
+            self.initial[name] = self._pick(self.initial.get(name), allowed, default)
+
+    @property
+    def vendor_fields(self) -> list[forms.BoundField]:
+        fixed = {"key", "model", "scene", "prompt", "reference", "upload"}
+        return [self[name] for name in self.fields if name not in fixed]
+
+    @property
+    def takes_references(self) -> bool:
+        return self.scene != "text-to-image" and self.spec.max_references > 0
+
+    @property
+    def references_need_public_url(self) -> bool:
+        return self.adapter.capabilities.reference_mode == "url" and not settings.STUDIO_PUBLIC_URL
+
+    @property
+    def prompt_max(self) -> int | None:
+        return self.adapter.capabilities.prompt_max
+
+    @property
+    def cost_hint(self):
+        return COST_HINTS.get(self.vendor, _("Not published by the vendor."))
+
+    @cached_property
+    def chosen_references(self) -> list[ReferenceImage]:
+        """References already uploaded, to show and to carry through a re-rendered form."""
+        if self.is_bound and hasattr(self, "cleaned_data"):
+            return self.cleaned_data.get("all_references", [])
+        ids = self.initial.get("reference") or []
+        return list(ReferenceImage.objects.filter(owner=self.owner, pk__in=ids))
+
+    # --- validation ----------------------------------------------------------------------
+
+    def clean(self) -> dict:
+        data = super().clean()
+        references = list(data.get("reference") or [])
+        for upload in data.get("upload") or []:
+            if upload.size > MAX_UPLOAD_BYTES:
+                self.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
+                continue
+            try:
+                references.append(save_reference(self.owner, upload.read()))
+            except ImageRejected as exc:
+                self.add_error("upload", f"{upload}: {exc}")
+        data["all_references"] = references
+        if not self.takes_references:
+            data["all_references"] = []
+        elif self.references_need_public_url:
+            self.add_error(None, self.public_url_message())
+        return data
+
+    def public_url_message(self) -> str:
+        return str(
+            _(
+                "%(vendor)s fetches reference images from a web address, and this studio has "
+                "none configured (STUDIO_PUBLIC_URL), so it cannot send them references. "
+                "Choose text to image, or a vendor that takes uploaded files."
+            )
+            % {"vendor": self.adapter.label}
+        )
+
+    def generation_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        params = {f.name: data.get(f.name) for f in self.vendor_fields}
+        return {
+            "vendor": self.vendor,
+            "credential": self.credential,
+            "model": self.spec.name,
+            "scene": self.scene,
+            "prompt": data["prompt"],
+            "params": params,
+            "references": data["all_references"],
+        }
+
+    def add_engine_errors(self, error: ValidationError) -> None:
+        """The engine's field → message dict, next to our fields where we have them."""
+        messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+        for name, texts in messages.items():
+            field = {"references": "upload", "credential": "key"}.get(name, name)
+            if field not in self.fields:
+                field = None
+            for text in texts:
+                self.add_error(field, text)
+
+    def carried_values(self) -> dict[str, Any]:
+        """What a fresh form after a successful submit keeps: everything the user chose."""
+        values = {name: self.data.get(name) for name in self.fields if name != "upload"}
+        values["reference"] = [r.pk for r in self.cleaned_data.get("all_references", [])]
+        return values

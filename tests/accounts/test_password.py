@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import re
+
+from django.core import mail
+
+
+def test_password_reset_sends_a_working_link(client, alice):
+    r = client.post("/accounts/password/reset/", {"email": "alice@example.com"})
+    assert r.status_code == 302
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"]
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+
+    r = client.get(link.group(1), follow=True)
+    assert r.status_code == 200
+    form_url = r.redirect_chain[-1][0]
+    r = client.post(
+        form_url,
+        {"new_password1": "a brand new passphrase", "new_password2": "a brand new passphrase"},
+    )
+    assert r.status_code == 302
+    assert r.url == "/accounts/password/reset/done/"
+
+    alice.refresh_from_db()
+    assert alice.check_password("a brand new passphrase")
+    # The link works once only.
+    r = client.get(link.group(1), follow=True)
+    assert b"invalid or was already used" in r.content
+
+
+def test_password_reset_for_an_unknown_email_looks_the_same(client, db):
+    r = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    assert r.status_code == 302
+    assert r.url == "/accounts/password/reset/sent/"
+    assert len(mail.outbox) == 0
+
+
+def test_it_changes_the_password(alice_client, alice):
+    r = alice_client.post(
+        "/accounts/password/change/",
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "a brand new passphrase",
+            "new_password2": "a brand new passphrase",
+        },
+    )
+    assert r.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("a brand new passphrase")
+
+
+def test_profile_saves_and_shows_errors(alice_client, alice, bob):
+    r = alice_client.post("/accounts/profile/", {"first_name": "Alice", "email": "bob@example.com"})
+    assert r.status_code == 200
+    assert b"An account with this email already exists." in r.content
+    r = alice_client.post(
+        "/accounts/profile/", {"first_name": "Alice", "email": "alice@new.example.com"}
+    )
+    assert r.status_code == 302
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.email) == ("Alice", "alice@new.example.com")

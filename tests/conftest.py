@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return User.objects.create_user("bob", "bob@example.com", "another good passphrase")
+
+
+@pytest.fixture
+def carol(db) -> User:
+    return User.objects.create_user("carol", "carol@example.com", "yet another passphrase")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    """A real queue worker on the test database; the test starts it (and may kill it)."""
+    from tests.worker import Worker
+
+    log_dir = tmp_path / "worker-logs"
+    log_dir.mkdir()
+    process = Worker(log_dir)
+    yield process
+    process.stop()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from accounts.vault import add_credential
+from studio.engine import jobs
+from studio.engine.poller import poll_due_generations
+from studio.models import Generation
+from studio.vendors.fakes import FakeVendor
+
+KEY = "sk-engine-7c2f9a41d3b8e6"
+
+
+@pytest.fixture(autouse=True)
+def engine_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # The fakes finish in a fraction of a second: poll on the same fast clock.
+    settings.STUDIO_POLL_SCALE = 0.02
+    settings.STUDIO_VENDOR_URLS = {}
+
+
+@pytest.fixture
+def start_fake(settings):
+    started = []
+
+    def start(vendor: str, credits: float = 100, **options):
+        fake = FakeVendor(vendor, **options).start()
+        fake.add_key(KEY, credits=credits, management_token="mt-engine-1234567")
+        started.append(fake)
+        settings.STUDIO_VENDOR_URLS = {**settings.STUDIO_VENDOR_URLS, vendor: fake.url}
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def credential(user, vendor: str, key: str = KEY):
+    return add_credential(user, vendor, f"{vendor} key", key)
+
+
+def drive(generation: Generation, timeout: float = 20) -> Generation:
+    """Runs the engine in this process until the job ends: what the worker would do."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pk in Generation.objects.filter(
+            status=Generation.Status.QUEUED, next_poll_at__isnull=True
+        ).values_list("pk", flat=True):
+            jobs.submit(pk)
+        generation.refresh_from_db()
+        if generation.status in Generation.ENDED:
+            return generation
+        poll_due_generations(pass_seconds=0.3)
+    generation.refresh_from_db()
+    raise AssertionError(f"job still {generation.status} after {timeout} s")

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from studio.engine import jobs, ledger
+from studio.engine.poller import acquire_lease, poll_due_generations, release_lease
+from studio.engine.recovery import recover_generations
+from studio.engine.services import create_generation, submit_again
+from studio.models import CreditEntry, Generation, Lease
+from studio.vendors.base import Spend
+from tests.engine.conftest import credential, drive
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = Generation.Status
+PAST = timedelta(seconds=-1)
+
+
+def demo(alice, **fields):
+    generation = create_generation(alice, vendor="demo", model="demo", prompt="a fox")
+    if fields:
+        Generation.objects.filter(pk=generation.pk).update(**fields)
+        generation.refresh_from_db()
+    return generation
+
+
+def queued_submits() -> int:
+    return sum(
+        1 for task in OrmQ.objects.all() if task.func() == "studio.engine.tasks.submit_generation"
+    )
+
+
+def test_creating_a_job_enqueues_its_submit_in_the_same_transaction(alice):
+    before = queued_submits()
+    generation = demo(alice)
+    assert generation.status == Status.QUEUED
+    assert queued_submits() == before + 1
+    task = next(
+        t for t in OrmQ.objects.all() if t.func() == "studio.engine.tasks.submit_generation"
+    )
+    assert task.task["args"] == (generation.pk,)  # only the id travels in the queue
+
+
+def test_an_invalid_job_is_refused_before_anything_is_stored(alice):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        create_generation(alice, vendor="demo", model="demo", prompt="x", params={"n": 9})
+    assert "n" in caught.value.message_dict
+    assert not Generation.objects.exists()
+
+
+def test_a_submit_claimed_by_a_dead_worker_before_sending_is_queued_again(alice):
+    generation = demo(alice, status=Status.SUBMITTING, lease_until=timezone.now() + PAST)
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED
+    assert drive(generation).status == Status.SUCCEEDED
+
+
+def test_a_submit_that_may_have_been_sent_becomes_an_unknown_outcome(alice):
+    generation = demo(
+        alice,
+        status=Status.SUBMITTING,
+        submitted_at=timezone.now(),
+        lease_until=timezone.now() + PAST,
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.UNKNOWN_OUTCOME
+    assert generation.may_have_charged
+    assert "was not sent again" in generation.error_message
+
+
+def test_a_live_submit_is_left_alone(alice):
+    generation = demo(
+        alice, status=Status.SUBMITTING, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTING
+
+
+def test_a_lost_submit_task_is_enqueued_again(alice):
+    generation = demo(alice, lease_until=timezone.now() + PAST)
+    OrmQ.objects.all().delete()
+    recover_generations()
+    assert queued_submits() == 1
+    assert drive(generation).status == Status.SUCCEEDED
+
+
+def test_a_duplicated_submit_task_does_nothing(alice, start_fake):
+    fake = start_fake("girlgenerator")
+    generation = create_generation(
+        alice,
+        vendor="girlgenerator",
+        credential=credential(alice, "girlgenerator"),
+        model="default",
+        prompt="x",
+    )
+    jobs.submit(generation.pk)
+    jobs.submit(generation.pk)
+    assert len([r for r in fake.requests if r.method == "POST"]) == 1
+
+
+def test_overdue_jobs_expire(alice):
+    generation = demo(alice, deadline=timezone.now() + PAST)
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.EXPIRED
+    assert not generation.may_have_charged  # it was never sent
+
+
+def test_the_poller_is_a_singleton(alice):
+    assert acquire_lease("poller", "someone-else", 30)
+    generation = demo(alice)
+    jobs.submit(generation.pk)
+    poll_due_generations(pass_seconds=0.2)  # cannot take the lease: does nothing
+    generation.refresh_from_db()
+    assert generation.status == Status.RUNNING
+    assert generation.polls == 0
+    release_lease("poller", "someone-else")
+    assert drive(generation).status == Status.SUCCEEDED
+
+
+def test_the_sweep_wakes_the_poller_when_jobs_are_running(alice):
+    generation = demo(alice)
+    jobs.submit(generation.pk)
+    OrmQ.objects.all().delete()
+    Lease.objects.update(expires_at=timezone.now())
+    recover_generations()
+    assert any(t.func() == "studio.engine.tasks.poll_due_generations" for t in OrmQ.objects.all())
+
+
+def test_the_ledger_counts_each_spend_once(alice):
+    generation = demo(alice)
+    spend = Spend(
+        credits_used=Decimal(2), credits_remaining=Decimal(98), tokens={"total_tokens": 7}
+    )
+    for _ in range(3):
+        ledger.record_spend(generation, spend)
+        ledger.record_images(generation, 1)
+    kinds = sorted(CreditEntry.objects.filter(generation=generation).values_list("kind", flat=True))
+    assert kinds == ["credits", "tokens"]
+
+
+def test_submit_again_is_a_new_job_linked_to_the_old_one(alice):
+    generation = demo(alice, status=Status.UNKNOWN_OUTCOME)
+    again = submit_again(generation)
+    assert again.pk != generation.pk
+    assert again.retry_of == generation
+    assert (again.prompt, again.model, again.status) == ("a fox", "demo", Status.QUEUED)

@@ -1,0 +1,253 @@
+"""Every URL of the project, visited as its owner, as another user and anonymously.
+
+The table below must list every URL pattern: adding a URL without deciding who may use it
+fails `test_every_url_is_in_the_table`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from accounts import membership as teams
+from accounts.models import Membership, Team, TeamInvite
+from accounts.vault import add_credential
+from studio.engine.references import SALT, save_reference
+from studio.models import Image
+from studio.sharing import services as sharing
+from studio.sharing.models import Collection
+from tests.web.conftest import make_image, make_job, png
+
+LOGIN = "/accounts/login/"
+
+
+@dataclass(frozen=True)
+class Route:
+    # "owner": sign-in, and another user's object is a 404. "user": sign-in, shows the
+    # visitor's own data. "public": anyone. "token": anyone holding a valid signed token.
+    # "capability": a team share link's token; anonymous visitors get a sign-in or a 404,
+    # signed-in users outside the team a 404.
+    access: str
+    method: str = "GET"
+    resource: str | None = None  # what fills <pk>: job, image, deleted_image, reference, key
+    ok: tuple[int, ...] = (200, 302)
+    data: tuple[tuple[str, str], ...] = (("language", "en"),)  # what a POST sends
+
+
+@dataclass(frozen=True)
+class Params:
+    """A resource that fills several parts of a path (`"int:item_pk": 3`), and its query."""
+
+    values: dict
+    query: str = ""
+
+
+ROUTES: dict[str, Route] = {
+    "": Route("user"),
+    "generate/form/": Route("user"),
+    "jobs/<int:pk>/": Route("owner", resource="job"),
+    "jobs/<int:pk>/cancel/": Route("owner", "POST", "job"),
+    "jobs/<int:pk>/retry/": Route("owner", "POST", "job"),
+    "jobs/<int:pk>/dismiss/": Route("owner", "POST", "job"),
+    "gallery/": Route("user"),
+    "gallery/<int:pk>/": Route("owner", resource="image"),
+    "gallery/<int:pk>/favourite/": Route("owner", "POST", "image"),
+    "gallery/<int:pk>/reference/": Route("owner", "POST", "image"),
+    "gallery/<int:pk>/delete/": Route("owner", "POST", "image"),
+    "gallery/<int:pk>/restore/": Route("owner", "POST", "deleted_image"),
+    "images/<int:pk>/": Route("owner", resource="image"),
+    "images/<int:pk>/thumbnail/": Route("owner", resource="image"),
+    "images/<int:pk>/download/": Route("owner", resource="image"),
+    "references/<int:pk>/": Route("owner", resource="reference"),
+    "credits/": Route("user"),
+    "credits/export.csv": Route("user"),
+    "healthz": Route("public", ok=(200, 503)),
+    "accounts/signup/": Route("public"),
+    "accounts/login/": Route("public"),
+    "accounts/logout/": Route("public", "POST"),
+    "accounts/profile/": Route("user"),
+    "accounts/password/change/": Route("user"),
+    "accounts/password/change/done/": Route("user"),
+    "accounts/password/reset/": Route("public"),
+    "accounts/password/reset/sent/": Route("public"),
+    "accounts/password/reset/<uidb64>/<token>/": Route("public"),
+    "accounts/password/reset/done/": Route("public"),
+    "keys/": Route("user"),
+    "keys/add/": Route("user"),
+    "keys/<int:pk>/replace/": Route("owner", resource="key"),
+    "keys/<int:pk>/verify/": Route("owner", "POST", "key"),
+    "keys/<int:pk>/default/": Route("owner", "POST", "key"),
+    "keys/<int:pk>/revoke/": Route("owner", "POST", "key"),
+    "keys/<int:pk>/delete/": Route("owner", "POST", "key"),
+    "i18n/setlang/": Route("public", "POST"),
+    "r/<str:token>/": Route("token", resource="reference"),
+    # --- Teams and sharing ---
+    "teams/": Route("user"),
+    "teams/<int:pk>/": Route("owner", resource="team"),
+    "teams/<int:pk>/invite/": Route("owner", "POST", "team"),
+    "teams/<int:pk>/invite-link/": Route("owner", "POST", "team"),
+    "teams/<int:pk>/invites/<int:invite_pk>/cancel/": Route("owner", "POST", "team_invite"),
+    "teams/<int:pk>/members/<int:member_pk>/remove/": Route("owner", "POST", "team_member"),
+    "teams/<int:pk>/members/<int:member_pk>/owner/": Route("owner", "POST", "team_member"),
+    "teams/<int:pk>/leave/": Route("owner", "POST", "team"),
+    "teams/invites/<int:pk>/accept/": Route("owner", "POST", "invite_for_me"),
+    "teams/invites/<int:pk>/decline/": Route("owner", "POST", "invite_for_me"),
+    # Anyone signed in may open an invite link: holding it is the permission.
+    "teams/join/<str:token>/": Route("user", resource="invite_link"),
+    "collections/": Route("user"),
+    "collections/add/": Route("owner", resource="image_to_add"),
+    "collections/<int:pk>/": Route("owner", resource="collection"),
+    "collections/<int:pk>/delete/": Route("owner", "POST", "collection"),
+    "collections/<int:pk>/items/<int:item_pk>/move/": Route(
+        "owner", "POST", "collection_item", data=(("direction", "down"),)
+    ),
+    "collections/<int:pk>/items/<int:item_pk>/remove/": Route("owner", "POST", "collection_item"),
+    "links/": Route("user"),
+    "links/new/": Route("owner", resource="collection_to_share"),
+    "links/<int:pk>/revoke/": Route("owner", "POST", "share_link"),
+    "shared/": Route("user"),
+    "shared/<int:pk>/": Route("owner", resource="share_link"),
+    "shared/<int:pk>/i/<int:image_id>/": Route("owner", resource="shared_image"),
+    "shared/<int:pk>/i/<int:image_id>/thumb/": Route("owner", resource="shared_image"),
+    "shared/<int:pk>/i/<int:image_id>/download/": Route("owner", resource="shared_image"),
+    "s/<str:token>/": Route("capability", resource="share_token"),
+    "s/<str:token>/i/<int:image_id>/": Route("capability", resource="share_token_image"),
+    "s/<str:token>/i/<int:image_id>/thumb/": Route("capability", resource="share_token_image"),
+    "s/<str:token>/i/<int:image_id>/download/": Route("capability", resource="share_token_image"),
+    # --- end of teams and sharing ---
+}
+# Django's admin: staff only, checked in its own test below.
+EXCLUDED_PREFIXES = ("admin/",)
+
+
+def patterns(resolver_patterns=None, prefix: str = ""):
+    for pattern in resolver_patterns or get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern)
+
+
+def test_every_url_is_in_the_table():
+    found = {p for p in patterns() if not p.startswith(EXCLUDED_PREFIXES)}
+    assert found - set(ROUTES) == set(), "new URLs: add them to ROUTES with their access rule"
+    assert set(ROUTES) - found == set(), "URLs listed in ROUTES that no longer exist"
+
+
+@pytest.fixture(autouse=True)
+def offline(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Key verification must not leave the machine: a closed local port refuses at once.
+    settings.STUDIO_VENDOR_URLS = dict.fromkeys(("aioagi", "lemondata"), "http://127.0.0.1:9")
+
+
+def objects(owner) -> dict[str, object]:
+    deleted = make_image(owner, "deleted")
+    deleted.deleted_at = timezone.now()
+    deleted.save()
+    image = make_image(owner)
+    return {
+        "job": make_job(owner),
+        "image": image,
+        "deleted_image": deleted,
+        "reference": save_reference(owner, png()),
+        "key": add_credential(owner, "aioagi", "key", "sk-aioagi-0123456789abcdef"),
+        **sharing_objects(owner, image),
+    }
+
+
+def sharing_objects(owner, image) -> dict[str, object]:
+    team = teams.create_team(owner, f"{owner}'s team")
+    me = Membership.objects.get(team=team, user=owner)
+    invite, invite_token = teams.create_invite_link(team, owner)
+    elsewhere = Team.objects.create(name=f"a team inviting {owner}")
+    invite_for_me = TeamInvite.objects.create(team=elsewhere, created_by=owner, invitee=owner)
+    collection = Collection.objects.create(owner=owner, name="set")
+    sharing.add_images(collection, Image.objects.filter(pk=image.pk))
+    item = collection.items.get()
+    link, token = sharing.create_link(
+        owner, kind="collection", collection=collection, audience="team", team=team
+    )
+    return {
+        "team": team,
+        "team_invite": Params({"int:pk": team.pk, "int:invite_pk": invite.pk}),
+        "team_member": Params({"int:pk": team.pk, "int:member_pk": me.pk}),
+        "invite_for_me": invite_for_me,
+        "invite_link": Params({"str:token": invite_token}),
+        "image_to_add": Params({}, query=f"image={image.pk}"),
+        "collection": collection,
+        "collection_item": Params({"int:pk": collection.pk, "int:item_pk": item.pk}),
+        "collection_to_share": Params({}, query=f"collection={collection.pk}"),
+        "share_link": link,
+        "shared_image": Params({"int:pk": link.pk, "int:image_id": image.pk}),
+        "share_token": Params({"str:token": token}),
+        "share_token_image": Params({"str:token": token, "int:image_id": image.pk}),
+    }
+
+
+def url_for(route: str, resource) -> str:
+    path = "/" + route
+    if isinstance(resource, Params):
+        for name, value in resource.values.items():
+            path = path.replace(f"<{name}>", str(value))
+        return path + (f"?{resource.query}" if resource.query else "")
+    if resource is not None:
+        path = path.replace("<int:pk>", str(resource.pk))
+        path = path.replace("<str:token>", signing.dumps(resource.pk, salt=SALT))
+    return path.replace("<uidb64>/<token>", "MQ/set-password")
+
+
+def visit(client: Client, route: Route, path: str):
+    if route.method == "POST":
+        return client.post(path, dict(route.data))
+    return client.get(path)
+
+
+@pytest.mark.parametrize("route_path", sorted(ROUTES))
+def test_who_may_use_it(route_path, alice, bob):
+    route = ROUTES[route_path]
+    mine = objects(alice)
+    objects(bob)
+    resource = mine.get(route.resource) if route.resource else None
+    path = url_for(route_path, resource)
+    anonymous, other, owner = Client(), Client(), Client()
+    other.force_login(bob, backend="django.contrib.auth.backends.ModelBackend")
+    owner.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+
+    r = visit(anonymous, route, path)
+    if route.access in ("owner", "user"):
+        assert r.status_code == 302 and r.url.startswith(LOGIN), (path, r.status_code)
+    elif route.access == "capability":
+        signin = r.status_code == 302 and r.url.startswith(LOGIN)
+        assert signin or r.status_code == 404, (path, r.status_code)
+    else:
+        assert r.status_code in route.ok, (path, r.status_code)
+
+    r = visit(other, route, path)
+    if route.access in ("owner", "capability"):
+        assert r.status_code == 404, (path, r.status_code)
+    else:
+        assert r.status_code in route.ok, (path, r.status_code)
+
+    r = visit(owner, route, path)
+    assert r.status_code in route.ok, (path, r.status_code)
+
+
+def test_a_reference_token_must_be_valid(client, alice):
+    reference = save_reference(alice, png())
+    assert client.get(f"/r/{signing.dumps(reference.pk, salt=SALT)}/").status_code == 200
+    assert client.get(f"/r/{signing.dumps(reference.pk, salt='other')}/").status_code == 404
+    assert client.get("/r/forged/").status_code == 404
+
+
+def test_the_admin_is_for_staff_only(alice):
+    anonymous, user = Client(), Client()
+    user.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    for client in (anonymous, user):
+        r = client.get("/admin/")
+        assert r.status_code == 302 and r.url.startswith("/admin/login/")

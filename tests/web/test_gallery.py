@@ -1,0 +1,235 @@
+"""The gallery, an image's page, favourites, delete with undo, and use as reference."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.vault import add_credential
+from studio.models import Generation, Image, ReferenceImage
+from studio.web import gallery
+from studio.web.search import FTS_TABLE
+from tests.web.conftest import HTMX, make_image, make_job
+
+S = Generation.Status
+
+
+def shown(response) -> list[int]:
+    return [image.pk for image in response.context["images"]]
+
+
+def test_it_shows_my_images_newest_first(alice_client, alice, bob):
+    first = make_image(alice, "first")
+    second = make_image(alice, "second")
+    make_image(bob, "bob's")
+    r = alice_client.get("/gallery/")
+    assert shown(r) == [second.pk, first.pk]
+    assert b'loading="lazy"' in r.content
+    assert f'srcset="/images/{second.pk}/thumbnail/ 512w, /images/{second.pk}/ 64w"'.encode() in (
+        r.content
+    )
+
+
+def test_it_pages_by_cursor_without_gaps_or_repeats(alice_client, alice, monkeypatch):
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 3)
+    job = make_job(alice, status=S.SUCCEEDED)
+    same_time = timezone.now()
+    images = [make_image(alice, job=job, index=i) for i in range(7)]
+    # Ties on created_at are broken by id.
+    Image.objects.filter(pk__in=[i.pk for i in images[:4]]).update(created_at=same_time)
+    seen, query = [], ""
+    while True:
+        r = alice_client.get(f"/gallery/?{query}")
+        seen += shown(r)
+        query = r.context["next_query"]
+        if not query:
+            break
+        assert "after=" in query
+    assert sorted(seen) == sorted(i.pk for i in images) and len(seen) == 7
+
+
+def test_load_more_with_htmx_appends_tiles(alice_client, alice, monkeypatch):
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 1)
+    older, newer = make_image(alice, "older"), make_image(alice, "newer")
+    r = alice_client.get("/gallery/")
+    assert b'hx-target="#gallery-grid" hx-swap="beforeend"' in r.content
+    r = alice_client.get(f"/gallery/?{r.context['next_query']}", **HTMX)
+    assert b"<html" not in r.content
+    assert f"/gallery/{older.pk}/".encode() in r.content
+    assert f"/gallery/{newer.pk}/".encode() not in r.content
+    assert b'id="gallery-more" hx-swap-oob="true"' in r.content
+
+
+def test_a_broken_cursor_starts_at_the_newest(alice_client, alice):
+    image = make_image(alice)
+    for cursor in ("nonsense", "2026-01-01~x", "2026-01-01T00:00:00~5"):
+        assert shown(alice_client.get(f"/gallery/?after={cursor}")) in ([image.pk], [])
+
+
+def test_filters(alice_client, alice):
+    credential = add_credential(alice, "lemondata", "lemon", "sk-lemon-0123456789")
+    demo = make_image(alice, "demo one")
+    lemon_job = make_job(
+        alice,
+        "lemon one",
+        vendor="lemondata",
+        model="flux-pro",
+        credential=credential,
+        status=S.SUCCEEDED,
+    )
+    lemon = make_image(alice, job=lemon_job)
+    failed = make_image(alice, job=make_job(alice, "half", status=S.FAILED))
+    Image.objects.filter(pk=demo.pk).update(
+        favourite=True, created_at=timezone.now() - timedelta(days=3)
+    )
+    today = timezone.localdate()
+
+    def only(**params):
+        return shown(alice_client.get("/gallery/", params))
+
+    assert only(vendor="lemondata") == [lemon.pk]
+    assert only(model="demo") == [failed.pk, demo.pk]
+    assert only(status="failed") == [failed.pk]
+    assert only(favourites="on") == [demo.pk]
+    assert only(start=today.isoformat()) == [failed.pk, lemon.pk]
+    assert only(end=(today - timedelta(days=1)).isoformat()) == [demo.pk]
+    assert only(start="not a date") == []
+    r = alice_client.get("/gallery/")
+    assert ("lemondata", "LemonData") in r.context["filters"].fields["vendor"].choices
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("lighthouse", ["a Lighthouse at dusk"]),
+        ("LIGHT dusk", ["a Lighthouse at dusk"]),
+        ("house", ["a Lighthouse at dusk"]),  # substrings too
+        ("at", ["a Lighthouse at dusk", "cat on a mat"]),  # short terms
+        ("猫", ["月光下的猫"]),
+        ("月光下", ["月光下的猫"]),
+        ("dusk cat", []),
+        ('"quoted', []),
+        ("nothing-like-it", []),
+    ],
+)
+def test_it_searches_prompts(alice_client, alice, bob, query, expected):
+    for prompt in ("a Lighthouse at dusk", "cat on a mat", "月光下的猫"):
+        make_image(alice, prompt)
+    make_image(bob, "lighthouse of bob")
+    r = alice_client.get("/gallery/", {"q": query})
+    prompts = sorted(image.generation.prompt for image in r.context["images"])
+    assert prompts == sorted(expected)
+
+
+def test_the_search_index_follows_edits_and_deletes(alice):
+    job = make_job(alice, "old words")
+    Generation.objects.filter(pk=job.pk).update(prompt="new words")
+    images = Image.objects.all()
+    from studio.web.search import search_prompts
+
+    assert not search_prompts(Generation.objects.all(), "old").exists()
+    assert search_prompts(Generation.objects.all(), "new").get() == job
+    job.delete()
+    assert not search_prompts(Generation.objects.all(), "new").exists()
+    assert not images.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 triggers")
+def test_the_fts_triggers_survive_every_migration(db):
+    # A migration that rebuilds studio_generation on SQLite drops its triggers: it must
+    # install them again (studio.web.search.install).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        triggers = {row[0] for row in cursor.fetchall()}
+    assert {f"{FTS_TABLE}_insert", f"{FTS_TABLE}_delete", f"{FTS_TABLE}_update"} <= triggers
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's trigram index")
+def test_postgresql_has_the_trigram_index(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'studio_generation'")
+        definitions = " ".join(row[0] for row in cursor.fetchall())
+    assert "gin_trgm_ops" in definitions
+
+
+def test_the_image_page_has_everything(alice_client, alice):
+    image = make_image(alice, "a lighthouse at dusk")
+    sibling = make_image(alice, job=image.generation, index=1)
+    r = alice_client.get(f"/gallery/{image.pk}/")
+    content = r.content.decode()
+    assert f'src="/images/{image.pk}/"' in content
+    assert f'href="/images/{image.pk}/download/"' in content
+    assert 'data-copy="#prompt-text"' in content
+    assert f'href="/?from={image.generation_id}"' in content
+    assert f'action="/gallery/{image.pk}/reference/"' in content
+    assert f"/gallery/{sibling.pk}/" in content
+    assert "Demo (offline, free)" in content
+    assert "64×48 PNG" in content
+    assert "Text to image" in content and "Number of images" not in content
+
+
+def test_favourite_toggles(alice_client, alice):
+    image = make_image(alice)
+    r = alice_client.post(f"/gallery/{image.pk}/favourite/", {"favourite": "1"}, **HTMX)
+    image.refresh_from_db()
+    assert image.favourite
+    assert b'aria-pressed="true"' in r.content and b"<html" not in r.content
+    r = alice_client.post(f"/gallery/{image.pk}/favourite/", {"favourite": "0"})
+    image.refresh_from_db()
+    assert not image.favourite and r.status_code == 302
+
+
+def test_delete_asks_first_then_hides_the_image_with_an_undo(alice_client, alice):
+    image = make_image(alice)
+    r = alice_client.get(f"/gallery/{image.pk}/delete/")
+    assert b"You can undo it for ten minutes" in r.content
+    image.refresh_from_db()
+    assert image.deleted_at is None
+
+    r = alice_client.post(f"/gallery/{image.pk}/delete/")
+    assert r.url == f"/gallery/?deleted={image.pk}"
+    r = alice_client.get(r.url)
+    assert shown(r) == []
+    assert f'action="/gallery/{image.pk}/restore/"'.encode() in r.content
+    assert alice_client.get(f"/gallery/{image.pk}/").status_code == 404
+
+    r = alice_client.post(f"/gallery/{image.pk}/restore/")
+    assert r.url == f"/gallery/{image.pk}/"
+    image.refresh_from_db()
+    assert image.deleted_at is None
+
+
+def test_the_purge_removes_rows_and_files_after_the_undo_window(alice):
+    kept, recent, old = make_image(alice), make_image(alice), make_image(alice)
+    now = timezone.now()
+    Image.objects.filter(pk=recent.pk).update(deleted_at=now - timedelta(minutes=1))
+    Image.objects.filter(pk=old.pk).update(deleted_at=now - timedelta(minutes=11))
+    assert gallery.purge_deleted_images() == 1
+    assert set(Image.objects.values_list("pk", flat=True)) == {kept.pk, recent.pk}
+    storage = old.file.storage
+    assert not storage.exists(old.file.name) and not storage.exists(old.thumbnail.name)
+    assert storage.exists(kept.file.name)
+
+
+def test_use_as_reference_prefills_the_form(alice_client, alice):
+    image = make_image(alice)
+    r = alice_client.post(f"/gallery/{image.pk}/reference/")
+    reference = ReferenceImage.objects.get()
+    assert reference.owner == alice and (reference.width, reference.height) == (64, 48)
+    assert r.url == f"/?from={image.generation_id}&reference={reference.pk}&scene=image-to-image"
+    r = alice_client.get(r.url)
+    assert f'name="reference" value="{reference.pk}"'.encode() in r.content
+    assert f'src="/references/{reference.pk}/"'.encode() in r.content
+
+
+def test_someone_elses_image_is_not_found(alice_client, bob):
+    image = make_image(bob)
+    assert alice_client.get(f"/gallery/{image.pk}/").status_code == 404
+    for action in ("favourite", "reference", "delete", "restore"):
+        assert alice_client.post(f"/gallery/{image.pk}/{action}/").status_code == 404
+    image.refresh_from_db()
+    assert image.deleted_at is None and not image.favourite
+    assert not ReferenceImage.objects.exists()

@@ -1,0 +1,118 @@
+"""The gallery and image pages cost the same number of queries for 10 images or 10,000."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from studio.models import CreditEntry, Generation, Image
+
+# Session, user, the filter choices, one page of images with their jobs.
+GALLERY_QUERIES = 4
+# Session, user, the image with its job and key, spend, other images of the job, references,
+# the viewer's collections (the "add to collection" form).
+IMAGE_QUERIES = 7
+
+
+def fill(owner, count: int) -> list[Image]:
+    now = timezone.now()
+    vendors = ["demo", "girlgenerator", "lemondata"]
+    jobs = Generation.objects.bulk_create(
+        [
+            Generation(
+                owner=owner,
+                vendor=vendors[i % 3],
+                model=f"model-{i % 5}",
+                prompt=f"prompt number {i} with a {'lighthouse' if i % 10 == 0 else 'meadow'}",
+                status=Generation.Status.SUCCEEDED,
+                deadline=now,
+                created_at=now - timedelta(seconds=count - i),
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
+    CreditEntry.objects.bulk_create(
+        [
+            CreditEntry(
+                owner=owner,
+                generation=job,
+                vendor=job.vendor,
+                kind="images",
+                amount=1,
+                unit="images",
+                created_at=job.created_at,
+            )
+            for job in jobs
+        ],
+        batch_size=1000,
+    )
+    return Image.objects.bulk_create(
+        [
+            Image(
+                generation=job,
+                owner=owner,
+                file=f"images/{job.pk}.png",
+                thumbnail=f"images/{job.pk}.webp",
+                width=512,
+                height=512,
+                format="PNG",
+                bytes=1000,
+                sha256="0" * 64,
+                created_at=job.created_at,
+                favourite=i % 7 == 0,
+            )
+            for i, job in enumerate(jobs)
+        ],
+        batch_size=1000,
+    )
+
+
+PAGES = [
+    "/gallery/",
+    "/gallery/?q=lighthouse",
+    "/gallery/?q=at",
+    "/gallery/?vendor=lemondata&favourites=on",
+    "/gallery/?model=model-3&start=2020-01-01",
+]
+
+
+@pytest.mark.parametrize("count", [10, 10_000])
+def test_the_gallery_costs_the_same_at_any_size(alice_client, alice, count):
+    images = fill(alice, count)
+    deep = alice_client.get("/gallery/").context["next_query"]
+    for path in [*PAGES, *([f"/gallery/?{deep}"] if deep else [])]:
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            r = alice_client.get(path)
+            elapsed = time.perf_counter() - started
+        assert r.status_code == 200
+        assert len(queries) == GALLERY_QUERIES, (path, [q["sql"] for q in queries])
+        assert elapsed < 2.0, (path, elapsed)
+    assert len(images) == count
+
+
+@pytest.mark.parametrize("count", [10, 10_000])
+def test_the_image_page_costs_the_same_at_any_size(
+    alice_client, alice, count, django_assert_num_queries
+):
+    images = fill(alice, count)
+    with django_assert_num_queries(IMAGE_QUERIES):
+        r = alice_client.get(f"/gallery/{images[count // 2].pk}/")
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("count", [10, 10_000])
+def test_the_credits_page_costs_the_same_at_any_size(
+    alice_client, alice, count, django_assert_num_queries
+):
+    fill(alice, count)
+    # Session, user, keys, summaries, chart, one page of the ledger.
+    with django_assert_num_queries(6):
+        r = alice_client.get("/credits/")
+    assert r.status_code == 200
