@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -88,12 +87,9 @@ def test_the_gallery_costs_the_same_at_any_size(alice_client, alice, count):
     deep = alice_client.get("/gallery/").context["next_query"]
     for path in [*PAGES, *([f"/gallery/?{deep}"] if deep else [])]:
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
             r = alice_client.get(path)
-            elapsed = time.perf_counter() - started
         assert r.status_code == 200
         assert len(queries) == GALLERY_QUERIES, (path, [q["sql"] for q in queries])
-        assert elapsed < 2.0, (path, elapsed)
     assert len(images) == count
 
 
