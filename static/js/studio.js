@@ -50,14 +50,16 @@ document.addEventListener("click", async (event) => {
   const source = document.querySelector(button.dataset.copy);
   if (!source) return;
   try {
-    await navigator.clipboard.writeText(source.textContent);
+    // A form field (the new share link) holds its text in value, an element in its content.
+    const text = "value" in source ? source.value : source.textContent;
+    await navigator.clipboard.writeText(text);
     const label = button.textContent;
     button.textContent = button.dataset.copied || label;
     setTimeout(() => {
       button.textContent = label;
     }, 1500);
   } catch (error) {
-    // Clipboard refused (permissions): the prompt stays on the page to select by hand.
+    // Clipboard refused (permissions): the text stays on the page to select by hand.
   }
 });
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 
 from accounts import membership as teams
 from accounts.models import Membership
@@ -99,6 +100,11 @@ def test_a_team_link_from_sharing_to_revocation(live_server, browser, world):
         alice.click("button:has-text('Create link')")
         url = alice.input_value("#share-url")
         assert re.fullmatch(rf"{re.escape(live_server.url)}/s/[A-Za-z0-9_-]{{43}}/", url)
+        # The link is shown once: its copy button puts the whole address on the clipboard.
+        contexts["alice"].grant_permissions(["clipboard-read", "clipboard-write"])
+        alice.get_by_role("button", name="Copy link").click()
+        expect(alice.get_by_role("button", name="Copied")).to_be_visible()
+        assert alice.evaluate("navigator.clipboard.readText()") == url
         path = url.removeprefix(live_server.url)
 
         # Bob follows the link, is asked to sign in, and lands on the shared collection.
