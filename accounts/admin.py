@@ -7,10 +7,11 @@ functions (so that each change is in the audit trail), here through a "revoke" a
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from accounts import vault
-from accounts.models import Credential, CredentialEvent
+from accounts.models import Credential, CredentialEvent, Membership, Team, TeamInvite
 
 CREDENTIAL_FIELDS = (
     "owner",
@@ -70,3 +71,57 @@ class CredentialEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Teams change only through accounts.membership (which keeps every team with an owner and
+# every invite used at most once), so their admin pages are for looking, not editing.
+class ViewOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ("user", "role", "joined_at")
+    readonly_fields = fields
+    extra = 0
+
+    has_add_permission = ViewOnlyAdmin.has_add_permission
+    has_change_permission = ViewOnlyAdmin.has_change_permission
+    has_delete_permission = ViewOnlyAdmin.has_delete_permission
+
+
+@admin.register(Team)
+class TeamAdmin(ViewOnlyAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name", "members__username")
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def member_count(self, team: Team) -> int:
+        return team.member_count
+
+
+@admin.register(TeamInvite)
+class TeamInviteAdmin(ViewOnlyAdmin):
+    # token_hash is left out: it is not the token, but support has no use for it.
+    fields = list_display = (
+        "team",
+        "created_by",
+        "invitee",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "declined_at",
+    )
+    list_filter = ("team",)
+    search_fields = ("team__name", "created_by__username", "invitee__username")
