@@ -94,13 +94,15 @@ def thumbnail(image: Image.Image) -> bytes:
     source = image
     if source.mode not in ("RGB", "RGBA"):
         source = source.convert("RGBA" if "transparency" in source.info else "RGB")
-    # Resize straight from the source (Image.thumbnail() would need a full-size copy first);
-    # reducing_gap shrinks by whole factors before the Lanczos pass, as thumbnail() does.
+    # Resize straight from the source (Image.thumbnail() would need a full-size copy first),
+    # with thumbnail()'s own filter and reducing_gap. Bicubic and WebP's method 2 instead of
+    # Lanczos and method 4: 58 → 47 ms per 1024² result, files 2 % larger
+    # (benchmarks/README.md); the poller does this for every image of every job.
     scale = min(1.0, THUMBNAIL_SIZE[0] / source.width, THUMBNAIL_SIZE[1] / source.height)
     size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
-    thumb = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    thumb = source.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
     out = io.BytesIO()
-    thumb.save(out, "WEBP", quality=80, method=4)
+    thumb.save(out, "WEBP", quality=80, method=2)
     return out.getvalue()
 
 
