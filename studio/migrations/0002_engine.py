@@ -8,291 +8,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0002_balance_at"),
-        ("studio", "0001_schedules"),
+        ('accounts', '0002_balance_at'),
+        ('studio', '0001_schedules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Lease",
+            name='Lease',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=50, unique=True)),
-                ("holder", models.CharField(blank=True, max_length=100)),
-                ("expires_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=50, unique=True)),
+                ('holder', models.CharField(blank=True, max_length=100)),
+                ('expires_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name="RateBudget",
+            name='RateBudget',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("bucket", models.CharField(max_length=100, unique=True)),
-                ("hits", models.JSONField(default=list)),
-                ("blocked_until", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('bucket', models.CharField(max_length=100, unique=True)),
+                ('hits', models.JSONField(default=list)),
+                ('blocked_until', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name="ReferenceImage",
+            name='ReferenceImage',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("file", models.FileField(max_length=200, upload_to=studio.models.image_path)),
-                ("format", models.CharField(max_length=8)),
-                ("width", models.PositiveIntegerField()),
-                ("height", models.PositiveIntegerField()),
-                ("sha256", models.CharField(max_length=64)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('file', models.FileField(max_length=200, upload_to=studio.models.image_path)),
+                ('format', models.CharField(max_length=8)),
+                ('width', models.PositiveIntegerField()),
+                ('height', models.PositiveIntegerField()),
+                ('sha256', models.CharField(max_length=64)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="Generation",
+            name='Generation',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("vendor", models.CharField(max_length=32)),
-                ("model", models.CharField(max_length=100)),
-                ("scene", models.CharField(default="text-to-image", max_length=32)),
-                ("prompt", models.TextField()),
-                ("params", models.JSONField(blank=True, default=dict)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("submitting", "Submitting"),
-                            ("running", "Running"),
-                            ("downloading", "Downloading"),
-                            ("succeeded", "Done"),
-                            ("failed", "Failed"),
-                            ("unknown_outcome", "Outcome unknown"),
-                            ("canceled", "Canceled"),
-                            ("expired", "Expired"),
-                        ],
-                        default="queued",
-                        max_length=20,
-                    ),
-                ),
-                ("progress", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("remote_id", models.CharField(blank=True, max_length=500)),
-                ("poll_url", models.CharField(blank=True, max_length=1000)),
-                ("next_poll_at", models.DateTimeField(blank=True, null=True)),
-                ("polls", models.PositiveIntegerField(default=0)),
-                ("poll_errors", models.PositiveIntegerField(default=0)),
-                ("submit_attempts", models.PositiveSmallIntegerField(default=0)),
-                ("lease_until", models.DateTimeField(blank=True, null=True)),
-                ("deadline", models.DateTimeField()),
-                ("pending_sources", models.JSONField(blank=True, default=list)),
-                ("redownloads", models.PositiveSmallIntegerField(default=0)),
-                ("error_code", models.CharField(blank=True, max_length=40)),
-                ("error_message", models.TextField(blank=True)),
-                ("may_have_charged", models.BooleanField(default=False)),
-                ("raw_reply", models.JSONField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("submitted_at", models.DateTimeField(blank=True, null=True)),
-                ("running_at", models.DateTimeField(blank=True, null=True)),
-                ("downloading_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "credential",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="accounts.credential",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "retry_of",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="studio.generation",
-                    ),
-                ),
-                (
-                    "references",
-                    models.ManyToManyField(
-                        blank=True, related_name="+", to="studio.referenceimage"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('vendor', models.CharField(max_length=32)),
+                ('model', models.CharField(max_length=100)),
+                ('scene', models.CharField(default='text-to-image', max_length=32)),
+                ('prompt', models.TextField()),
+                ('params', models.JSONField(blank=True, default=dict)),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('submitting', 'Submitting'), ('running', 'Running'), ('downloading', 'Downloading'), ('succeeded', 'Done'), ('failed', 'Failed'), ('unknown_outcome', 'Outcome unknown'), ('canceled', 'Canceled'), ('expired', 'Expired')], default='queued', max_length=20)),
+                ('progress', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('remote_id', models.CharField(blank=True, max_length=500)),
+                ('poll_url', models.CharField(blank=True, max_length=1000)),
+                ('next_poll_at', models.DateTimeField(blank=True, null=True)),
+                ('polls', models.PositiveIntegerField(default=0)),
+                ('poll_errors', models.PositiveIntegerField(default=0)),
+                ('submit_attempts', models.PositiveSmallIntegerField(default=0)),
+                ('lease_until', models.DateTimeField(blank=True, null=True)),
+                ('deadline', models.DateTimeField()),
+                ('pending_sources', models.JSONField(blank=True, default=list)),
+                ('redownloads', models.PositiveSmallIntegerField(default=0)),
+                ('error_code', models.CharField(blank=True, max_length=40)),
+                ('error_message', models.TextField(blank=True)),
+                ('may_have_charged', models.BooleanField(default=False)),
+                ('raw_reply', models.JSONField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('submitted_at', models.DateTimeField(blank=True, null=True)),
+                ('running_at', models.DateTimeField(blank=True, null=True)),
+                ('downloading_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('credential', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.credential')),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('retry_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='studio.generation')),
+                ('references', models.ManyToManyField(blank=True, related_name='+', to='studio.referenceimage')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="CreditEntry",
+            name='CreditEntry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("vendor", models.CharField(max_length=32)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("credits", "Credits"),
-                            ("tokens", "Tokens"),
-                            ("images", "Images"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("amount", models.DecimalField(decimal_places=6, max_digits=20)),
-                ("unit", models.CharField(max_length=16)),
-                (
-                    "balance_after",
-                    models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True),
-                ),
-                ("raw", models.JSONField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "credential",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="accounts.credential",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "generation",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="spend",
-                        to="studio.generation",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('vendor', models.CharField(max_length=32)),
+                ('kind', models.CharField(choices=[('credits', 'Credits'), ('tokens', 'Tokens'), ('images', 'Images')], max_length=16)),
+                ('amount', models.DecimalField(decimal_places=6, max_digits=20)),
+                ('unit', models.CharField(max_length=16)),
+                ('balance_after', models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
+                ('raw', models.JSONField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('credential', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.credential')),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('generation', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='spend', to='studio.generation')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["owner", "-created_at"], name="studio_cred_owner_i_3c972e_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("generation", "kind"), name="credit_once_per_kind"
-                    )
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['owner', '-created_at'], name='studio_cred_owner_i_3c972e_idx')],
+                'constraints': [models.UniqueConstraint(fields=('generation', 'kind'), name='credit_once_per_kind')],
             },
         ),
         migrations.CreateModel(
-            name="Image",
+            name='Image',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("index", models.PositiveSmallIntegerField(default=0)),
-                ("file", models.FileField(max_length=200, upload_to=studio.models.image_path)),
-                ("thumbnail", models.FileField(max_length=200, upload_to=studio.models.image_path)),
-                ("width", models.PositiveIntegerField()),
-                ("height", models.PositiveIntegerField()),
-                ("format", models.CharField(max_length=8)),
-                ("bytes", models.PositiveIntegerField()),
-                ("sha256", models.CharField(max_length=64)),
-                ("source_url", models.CharField(blank=True, max_length=2000)),
-                ("expires_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "generation",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="images",
-                        to="studio.generation",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('index', models.PositiveSmallIntegerField(default=0)),
+                ('file', models.FileField(max_length=200, upload_to=studio.models.image_path)),
+                ('thumbnail', models.FileField(max_length=200, upload_to=studio.models.image_path)),
+                ('width', models.PositiveIntegerField()),
+                ('height', models.PositiveIntegerField()),
+                ('format', models.CharField(max_length=8)),
+                ('bytes', models.PositiveIntegerField()),
+                ('sha256', models.CharField(max_length=64)),
+                ('source_url', models.CharField(blank=True, max_length=2000)),
+                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('generation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='studio.generation')),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["owner", "-created_at"], name="studio_imag_owner_i_44f3cb_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("generation", "index"), name="image_once_per_index"
-                    )
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['owner', '-created_at'], name='studio_imag_owner_i_44f3cb_idx')],
+                'constraints': [models.UniqueConstraint(fields=('generation', 'index'), name='image_once_per_index')],
             },
         ),
         migrations.AddIndex(
-            model_name="generation",
-            index=models.Index(
-                fields=["owner", "-created_at"], name="studio_gene_owner_i_6e3c79_idx"
-            ),
+            model_name='generation',
+            index=models.Index(fields=['owner', '-created_at'], name='studio_gene_owner_i_6e3c79_idx'),
         ),
         migrations.AddIndex(
-            model_name="generation",
-            index=models.Index(
-                fields=["status", "next_poll_at"], name="studio_gene_status_4e2525_idx"
-            ),
+            model_name='generation',
+            index=models.Index(fields=['status', 'next_poll_at'], name='studio_gene_status_4e2525_idx'),
         ),
     ]

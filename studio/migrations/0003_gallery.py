@@ -10,11 +10,7 @@ def create_purge_schedule(apps, schema_editor):
     Schedule = apps.get_model("django_q", "Schedule")
     Schedule.objects.update_or_create(
         name="purge deleted images",
-        defaults={
-            "func": "studio.web.gallery.purge_deleted_images",
-            "schedule_type": "I",
-            "minutes": 10,
-        },
+        defaults={"func": "studio.web.gallery.purge_deleted_images", "schedule_type": "I", "minutes": 10},
     )
 
 
@@ -23,31 +19,32 @@ def delete_purge_schedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("studio", "0002_engine"),
-        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
+        ('studio', '0002_engine'),
+        ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="generation",
-            name="dismissed_at",
+            model_name='generation',
+            name='dismissed_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="image",
-            name="deleted_at",
+            model_name='image',
+            name='deleted_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="image",
-            name="favourite",
+            model_name='image',
+            name='favourite',
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name="image",
-            index=models.Index(fields=["owner", "-created_at", "-id"], name="image_gallery_order"),
+            model_name='image',
+            index=models.Index(fields=['owner', '-created_at', '-id'], name='image_gallery_order'),
         ),
         # After the field changes: rebuilding a table on SQLite drops its triggers.
         migrations.RunPython(search.install, search.uninstall),
