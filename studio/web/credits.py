@@ -87,8 +87,8 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
         by_unit[row["unit"]][row["day"]] = row["total"]
     result = []
     slot = CHART_WIDTH / CHART_DAYS
-    # The bars' numbers and titles are formatted here, not with template filters: 30 bars a
-    # unit, each with a date and an amount, were a fifth of the page's server time.
+    # The bars' numbers and titles are formatted once here rather than by template filters
+    # on each of 60 bars (benchmarks/README.md: the credits page).
     day_labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in days]
     for unit, totals in sorted(by_unit.items()):
         peak = max(totals.values()) or Decimal(1)
