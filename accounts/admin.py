@@ -57,24 +57,9 @@ class CredentialAdmin(admin.ModelAdmin):
         self.message_user(request, _("Revoked %(count)d keys.") % {"count": revoked})
 
 
-@admin.register(CredentialEvent)
-class CredentialEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "owner", "vendor", "label", "kind", "fingerprint")
-    list_filter = ("kind", "vendor")
-    search_fields = ("owner__username", "label", "fingerprint")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-# Teams change only through accounts.membership (which keeps every team with an owner and
-# every invite used at most once), so their admin pages are for looking, not editing.
+# The audit trail is append-only, and teams change only through accounts.membership (which
+# keeps every team with an owner and every invite used at most once): these admin pages are
+# for looking, not editing.
 class ViewOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -84,6 +69,13 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(CredentialEvent)
+class CredentialEventAdmin(ViewOnlyAdmin):
+    list_display = ("created_at", "owner", "vendor", "label", "kind", "fingerprint")
+    list_filter = ("kind", "vendor")
+    search_fields = ("owner__username", "label", "fingerprint")
 
 
 class MembershipInline(admin.TabularInline):
