@@ -257,7 +257,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 def join_url(base_url: str, path: str) -> str:
     """Join a base URL (scheme://host[/prefix], a trailing /v1 tolerated) and a /v1/… path."""
     base = base_url.rstrip("/")
-    if base.endswith("/v1") and path.startswith("/v1/"):
+    # `/api/…` is a relay's own route beside its `/v1` API (new-api's `/api/status`).
+    if base.endswith("/v1") and path.startswith(("/v1/", "/api/")):
         base = base[:-3]
     return base + path
 
@@ -275,7 +276,19 @@ _CONTENT_POLICY = re.compile(
     re.IGNORECASE,
 )
 _INSUFFICIENT = re.compile(r"insufficient|quota|not enough|balance|余额|额度", re.IGNORECASE)
-_NOT_FOUND = re.compile(r"not[_ ]?found|不存在", re.IGNORECASE)
+# A used-up key, in the words of new-api ("该令牌额度已用尽", HTTP 401), OpenAI
+# ("insufficient_quota") and LemonData (402 "insufficient_balance", "quota_exceeded").
+# Narrower than _INSUFFICIENT: a 401 that merely mentions a quota must stay "bad key".
+_QUOTA_GONE = re.compile(
+    r"额度已用尽|额度不足|余额不足|用尽|欠费"
+    r"|quota[ _-]?(is[ _-]?)?(exhausted|exceeded|used[ _-]?up|not[ _-]?enough|insufficient)"
+    r"|insufficient[ _-]?(user[ _-]?)?(quota|balance|credits?|funds)"
+    r"|(no|not enough)[ _-]?(credits?|balance|quota)[ _-]?(left|remaining)?",
+    re.IGNORECASE,
+)
+# new-api: 400 task_not_exist; LemonData: async_task_not_found; girlgenerator: task_not_found.
+_TASK_UNKNOWN = re.compile(r"task[ _-]?not[ _-]?(found|exists?)|(^|\s|_)not[ _-]?exists?\b", re.I)
+_NOT_FOUND = re.compile(r"not[_ ]?found|not[_ ]?exists?|不存在", re.IGNORECASE)
 # Vendors that do not say which field they reject usually name it in the message.
 _PARAM_NAME = re.compile(
     r"\b(prompt|model|size|aspect_ratio|n|quality|style|background|output_format"
@@ -336,21 +349,30 @@ def error_from_response(
     detail = scrub(message, secrets)
     words = f"{code} {message}"
 
+    if status == 402 or (
+        status in (400, 401, 403, 429)
+        and (_QUOTA_GONE.search(words) or (status != 401 and _INSUFFICIENT.search(code)))
+    ):
+        return VendorError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            _sentence(f"Your {label} account has no credits left for this key.", detail),
+        )
     if status == 401:
         return VendorError(
             ErrorCode.BAD_CREDENTIAL, _sentence(f"{label} rejected the API key.", detail)
         )
-    if status == 402 or (status in (400, 403, 429) and _INSUFFICIENT.search(code)):
+    if 400 <= status < 500 and "model_not_allowed" in code:
         return VendorError(
-            ErrorCode.INSUFFICIENT_CREDITS,
-            _sentence(f"Your {label} account does not have enough credits.", detail),
+            ErrorCode.INVALID_PARAMS,
+            _sentence(f"{label} does not allow this key to use the chosen model.", detail),
+            field="model",
         )
     if 400 <= status < 500 and status != 429 and is_content_policy(words):
         return VendorError(
             ErrorCode.CONTENT_POLICY,
             _sentence(f"{label} refused the request under its content policy.", detail),
         )
-    if status == 404 or (400 <= status < 500 and re.search(r"task.?not.?found", code)):
+    if status == 404 or (400 <= status < 500 and status != 429 and _TASK_UNKNOWN.search(code)):
         return VendorError(
             ErrorCode.NOT_FOUND,
             _sentence(f"{label} does not know this task; it may have expired.", detail),
@@ -421,19 +443,21 @@ def transport_error(exc: httpx.TransportError, stage: str, label: str) -> Vendor
     )
 
 
-def unexpected_reply(stage: str, label: str) -> VendorError:
+def unexpected_reply(stage: str, label: str, missing: str | None = None) -> VendorError:
+    """A reply the studio cannot read; `missing` names what it lacked ("no task id and no
+    images"), so support and the user see more than "not understood"."""
+    what = (
+        f"{label}'s reply had {missing}."
+        if missing
+        else f"{label} sent a reply the studio could not understand."
+    )
     if stage == "submit":
         return VendorError(
             ErrorCode.UNEXPECTED_RESPONSE,
-            f"{label} accepted the request but sent a reply the studio could not understand. "
-            f"It may have charged for the images: check your {label} account.",
+            f"{what} It may have charged for the images: check your {label} account.",
             may_have_charged=True,
         )
-    return VendorError(
-        ErrorCode.UNEXPECTED_RESPONSE,
-        f"{label} sent a reply the studio could not understand.",
-        retryable=True,
-    )
+    return VendorError(ErrorCode.UNEXPECTED_RESPONSE, what, retryable=True)
 
 
 def generation_failed(label: str, detail: str, secrets: Iterable[str | None]) -> VendorError:
@@ -448,6 +472,36 @@ def generation_failed(label: str, detail: str, secrets: Iterable[str | None]) ->
         ErrorCode.VENDOR_UNAVAILABLE,
         _sentence(f"{label} could not generate the images.", detail),
     )
+
+
+# Task states as the vendors and the relays they run on spell them (VENDORS.md, "What the
+# vendors really send"). Anything else is "still running" until the job's deadline.
+SUCCEEDED = frozenset(
+    {"succeeded", "success", "completed", "complete", "done", "finished", "uploaded"}
+    | {"succeeded_uploaded", "succeed"}
+)
+FAILED = frozenset({"failed", "failure", "fail", "error", "errored"})
+# Ends that are not the generation failing: the task was stopped or dropped.
+STOPPED = {
+    "cancelled": "was cancelled",
+    "canceled": "was cancelled",
+    "expired": "expired",
+    "timeout": "timed out",
+    "timed_out": "timed out",
+    "timedout": "timed out",
+}
+
+
+def task_stopped(label: str, why: str, detail: str, secrets: Iterable[str | None]) -> VendorError:
+    """A task the vendor ended without making images: cancelled, expired or timed out."""
+    return VendorError(
+        ErrorCode.VENDOR_UNAVAILABLE,
+        _sentence(f"The task at {label} {why} before any image was made.", scrub(detail, secrets)),
+    )
+
+
+class ReplyNotUnderstood(ValueError):
+    """An adapter found a reply without what it needs; the message names what was missing."""
 
 
 def no_images(label: str) -> VendorError:
@@ -537,6 +591,14 @@ def verification_from_error(error: VendorError) -> Verification:
         ErrorCode.VENDOR_UNAVAILABLE: "unreachable",
     }.get(error.code, "unknown")
     return Verification(status, error.message)  # type: ignore[arg-type]
+
+
+# new-api reports an unlimited key as a limit of 100,000,000 (controller/billing.go).
+UNLIMITED = Decimal(100_000_000)
+
+
+def unlimited_verification(label: str) -> Verification:
+    return Verification("valid", f"{label} accepted the key: unlimited, no balance reported.")
 
 
 def balance_verification(label: str, balance: Decimal | None, unit: str | None) -> Verification:
@@ -696,6 +758,8 @@ class Adapter:
             return work()
         except VendorFailure as failure:
             return Failed(failure.error, None, failure.raw or call.raw)
+        except ReplyNotUnderstood as exc:
+            return Failed(unexpected_reply(call.stage, self.label, str(exc)), None, call.raw)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
             # A reply of the wrong shape: the vendor's words are in call.raw for support.
             return Failed(unexpected_reply(call.stage, self.label), None, call.raw)

@@ -10,23 +10,14 @@ from studio.vendors.base import (
     Adapter,
     Call,
     Capabilities,
-    ErrorCode,
     Failed,
     Finished,
     GenerationRequest,
     ModelSpec,
     Running,
-    Spend,
-    VendorError,
     Verification,
-    error_details,
-    generation_failed,
-    looks_not_found,
-    no_images,
 )
-from studio.vendors.openai_style import images_result, newapi_check_key, openai_images, post_edit
-
-SUCCEEDED = ("succeeded", "success", "completed", "uploaded", "succeeded_uploaded")
+from studio.vendors.openai_style import accepted, newapi_check_key, post_edit, read_task
 
 
 class ChatBp(Adapter):
@@ -77,47 +68,21 @@ class ChatBp(Adapter):
         return self._accepted_or_done(call, reply)
 
     def _accepted_or_done(self, call: Call, reply: dict) -> Accepted | Finished | Failed:
-        data = reply.get("data")
-        if isinstance(data, list):
-            return images_result(self, call, reply)
-        if isinstance(data, dict):
-            data = data.get("task_id") or data.get("id")
-        task_id = reply.get("task_id") or reply.get("id") or data
-        if not isinstance(task_id, str | int) or not task_id:
-            raise ValueError("no task id in the async reply")
-        return Accepted(str(task_id), None, self.poll_interval, None, call.raw)
+        # Sync: `{"created", "data": [...]}`. Async: `{"task_id"}`, `{"id"}`, a string `data`,
+        # or `{"created", "task_id": "img_…", "data": []}`: an empty list beside the id.
+        return accepted(self, call, read_task(self, call, reply), reply)
 
     def fetch(
         self, call: Call, remote_id: str, poll_url: str | None
     ) -> Running | Finished | Failed:
         # Every answer is HTTP 200: the body alone says what happened.
         reply = call.request("GET", f"/v1/images/tasks/{quote(remote_id, safe='')}")
-        status = str(reply.get("status") or "").lower()
-        if status in SUCCEEDED:
-            images = openai_images(reply.get("data") if isinstance(reply.get("data"), list) else [])
-            if not images:
-                return Failed(no_images(self.label), None, call.raw)
+        result = read_task(self, call, reply, remote_id)
+        if isinstance(result, Finished):
             size = {"width": reply.get("width"), "height": reply.get("height")}
             hints = {k: v for k, v in size.items() if isinstance(v, int)}
-            images = [replace(image, **hints) for image in images]
-            return Finished(images, Spend(images=len(images)), call.raw, remote_id)
-        if "upload" in status and "fail" in status:
-            return Failed(no_images(self.label), None, call.raw)
-        if "fail" in status or status == "error":
-            error = generation_failed(self.label, self._reason(reply), call.secrets)
-            return Failed(error, None, call.raw)
-        code, message, _ = error_details(reply)
-        if status in ("", "not_found") and looks_not_found(f"{status} {code} {message}"):
-            error = VendorError(ErrorCode.NOT_FOUND, f"{self.label} does not know this task.")
-            return Failed(error, None, call.raw)
-        progress = reply.get("progress_pct")
-        progress = int(progress) if isinstance(progress, int | float) else None
-        return Running(status or "unknown", progress, self.poll_interval, call.raw)
-
-    @staticmethod
-    def _reason(reply: dict) -> str:
-        reason = reply.get("error") or reply.get("fail_reason") or reply.get("message") or ""
-        return str(reason.get("message", "")) if isinstance(reason, dict) else str(reason)
+            result = replace(result, images=[replace(i, **hints) for i in result.images])
+        return result
 
     def check_key(self, call: Call) -> Verification:
         return newapi_check_key(self, call)

@@ -1,8 +1,7 @@
-"""ChatFire: task-shaped replies that may already be complete; results expire."""
+"""ChatFire: task-shaped or plain OpenAI replies, maybe already complete; results expire."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from studio.vendors.base import (
@@ -10,25 +9,23 @@ from studio.vendors.base import (
     Adapter,
     Call,
     Capabilities,
+    ErrorCode,
     Failed,
     Finished,
     GenerationRequest,
-    ImageSource,
     ModelSpec,
     Running,
-    Spend,
+    VendorFailure,
     Verification,
     balance_verification,
-    decode_b64,
-    error_details,
-    generation_failed,
-    no_images,
-    sniff_content_type,
 )
+from studio.vendors.openai_style import accepted, read_task
 
 SIZES = ("1024x1024", "1024x1792", "1792x1024", "1328x1328")
-# Not published by the vendor; the operator can set conn.options["poll_path"].
-DEFAULT_POLL_PATH = "/v1/images/generations/{task_id}"
+# Not published by the vendor; the operator can set conn.options["poll_path"]. The first is the
+# one path seen in public code (huobao-drama's generic adapter), the second the OpenAI-relay
+# convention: a 404 on the first tries the second.
+POLL_PATHS = ("/v1/images/task/{task_id}", "/v1/images/generations/{task_id}")
 
 
 def _model(name: str, label: str) -> ModelSpec:
@@ -42,21 +39,6 @@ def _model(name: str, label: str) -> ModelSpec:
         choices={"response_format": ("url",)},
         max_references=1,
     )
-
-
-def _image(item: dict) -> ImageSource:
-    expires = item.get("expires_at")
-    hints = {
-        "expires_at": datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
-        "width": item.get("width") if isinstance(item.get("width"), int) else None,
-        "height": item.get("height") if isinstance(item.get("height"), int) else None,
-    }
-    url = item.get("oss_url") or item.get("url")
-    if url:
-        fmt = item.get("format")
-        return ImageSource(url=url, content_type=f"image/{fmt}" if fmt else None, **hints)
-    data = decode_b64(item["b64_json"])
-    return ImageSource(data=data, content_type=sniff_content_type(data), **hints)
 
 
 class ChatFire(Adapter):
@@ -78,34 +60,33 @@ class ChatFire(Adapter):
     def send(self, call: Call, req: GenerationRequest) -> Accepted | Finished | Failed:
         body = {"model": req.model, "prompt": req.prompt, **req.params}
         if req.references:
+            # The docs name `url`; the vendor's own clients send `image: [url, …]` (huobao-drama
+            # openai_image_client.go). Both, so image-to-image never silently runs as text.
+            body["image"] = [r.url for r in req.references]
             body["url"] = req.references[0].url
         reply = call.request(
             "POST", "/v1/images/generations", json=body, read_timeout=self.sync_timeout(call)
         )
-        result = self._task_result(call, reply)
-        if isinstance(result, Running):
-            return Accepted(str(reply["task_id"]), None, self.poll_interval, None, call.raw)
-        return result
+        # Task-shaped (maybe already completed) as documented, or the plain OpenAI
+        # `{"created", "data": [...]}` the vendor's own clients parse.
+        return accepted(self, call, read_task(self, call, reply), reply)
 
     def fetch(
         self, call: Call, remote_id: str, poll_url: str | None
     ) -> Running | Finished | Failed:
-        template = call.conn.options.get("poll_path") or DEFAULT_POLL_PATH
-        reply = call.request("GET", template.format(task_id=quote(remote_id, safe="")))
-        return self._task_result(call, reply)
-
-    def _task_result(self, call: Call, reply: dict) -> Running | Finished | Failed:
-        status = str(reply["status"])
-        task_id = reply.get("task_id")
-        if status == "completed":
-            images = [_image(item) for item in reply.get("images") or []]
-            if not images:
-                return Failed(no_images(self.label), None, call.raw)
-            return Finished(images, Spend(images=len(images)), call.raw, task_id)
-        if status == "failed":
-            _, message, _ = error_details(reply)
-            return Failed(generation_failed(self.label, message, call.secrets), None, call.raw)
-        return Running(status, None, self.poll_interval, call.raw)
+        task = quote(remote_id, safe="")
+        custom = call.conn.options.get("poll_path")
+        paths = [custom] if custom else list(POLL_PATHS)
+        for index, template in enumerate(paths):
+            try:
+                reply = call.request("GET", template.format(task_id=task))
+            except VendorFailure as failure:
+                # A 404 on a guessed path may mean the path, not the task: try the next guess.
+                if failure.error.code == ErrorCode.NOT_FOUND and index + 1 < len(paths):
+                    continue
+                raise
+            return read_task(self, call, reply, remote_id)
+        raise AssertionError("unreachable: the last path's failure is raised")
 
     def check_key(self, call: Call) -> Verification:
         # No balance endpoint is published; listing models is free and needs a valid key.

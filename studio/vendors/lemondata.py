@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 from studio.vendors.base import (
@@ -17,13 +18,15 @@ from studio.vendors.base import (
     VendorFailure,
     Verification,
     balance_verification,
-    generation_failed,
     same_origin,
     to_decimal,
 )
-from studio.vendors.openai_style import image_api_body, images_result
+from studio.vendors.openai_style import accepted, image_api_body, read_task
 
 FORMATS = {"response_format": ("url", "b64_json")}
+# Long synchronous requests are the ones that die on a proxy's timeout: these models take
+# `async` (docs.lemondata.cc create-image), so the studio asks for a task unless told otherwise.
+ASYNC_BY_DEFAULT = frozenset({"gpt-image-2"})
 OTHER_SIZES = ("512x512", "1024x1024")
 
 
@@ -67,37 +70,31 @@ class LemonData(Adapter):
         ),
     )
 
+    def validate(self, req: GenerationRequest) -> dict[str, str]:
+        # `async` is LemonData's own switch (docs.lemondata.cc create-image), on any model.
+        params = dict(req.params)
+        wanted = params.pop("async", None)
+        errors = super().validate(replace(req, params=params))
+        if wanted is not None and not isinstance(wanted, bool):
+            errors["async"] = "“async” is true or false."
+        return errors
+
     def send(self, call: Call, req: GenerationRequest) -> Accepted | Finished | Failed:
+        body = image_api_body(req)
+        if req.model in ASYNC_BY_DEFAULT:
+            body.setdefault("async", True)
         reply = call.request(
-            "POST",
-            "/v1/images/generations",
-            json=image_api_body(req),
-            read_timeout=self.sync_timeout(call),
+            "POST", "/v1/images/generations", json=body, read_timeout=self.sync_timeout(call)
         )
-        if "task_id" not in reply:
-            return images_result(self, call, reply)
-        # Async models answer with a task and placeholder data: [{"url": ""}].
-        task_id = str(reply["task_id"])
-        result = self._task_result(call, reply, task_id)
-        if isinstance(result, Running):
-            poll_url = reply.get("poll_url") or None
-            return Accepted(task_id, poll_url, self.poll_interval, None, call.raw)
-        return result
+        # Sync models answer with images; async ones with any of `status: pending`, `task_id`,
+        # `id` or `poll_url`, and placeholder data `[{"url": ""}]`.
+        return accepted(self, call, read_task(self, call, reply), reply)
 
     def fetch(
         self, call: Call, remote_id: str, poll_url: str | None
     ) -> Running | Finished | Failed:
         reply = call.request("GET", self._poll_path(call, remote_id, poll_url))
-        return self._task_result(call, reply, remote_id)
-
-    def _task_result(self, call: Call, reply: dict, task_id: str) -> Running | Finished | Failed:
-        status = str(reply["status"])
-        if status == "completed":
-            return images_result(self, call, reply, task_id)
-        if status == "failed":
-            error = generation_failed(self.label, str(reply.get("error") or ""), call.secrets)
-            return Failed(error, None, call.raw)
-        return Running(status, None, self.poll_interval, call.raw)
+        return read_task(self, call, reply, remote_id)
 
     def _poll_path(self, call: Call, remote_id: str, poll_url: str | None) -> str:
         """The reply's poll_url as given; an absolute one only if it stays on the vendor's host.
@@ -132,4 +129,5 @@ class LemonData(Adapter):
             )
         data = reply.get("data") if isinstance(reply.get("data"), dict) else reply
         balance = to_decimal(data.get("balance"))
-        return balance_verification(self.label, balance, data.get("currency"))
+        # The balance is documented in USD, and the reply carries no currency field.
+        return balance_verification(self.label, balance, data.get("currency") or "USD")

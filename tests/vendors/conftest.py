@@ -88,7 +88,7 @@ PROFILES = {
         GenerationRequest("text-to-image", "seedream-3.0", "a lighthouse", {"n": 2}),
         True,
         "/v1/images/generations",
-        "/v1/images/generations/",
+        "/v1/images/task/",
         (1024, 1024),
         GenerationRequest("text-to-image", "seedream-3.0", "a lighthouse", {"n": 5}),
         "n",

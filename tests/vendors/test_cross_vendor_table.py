@@ -109,7 +109,7 @@ def test_chatfire(fakes, client: httpx.Client) -> None:
 
     assert isinstance(submitted, Accepted) and isinstance(at_once, Finished)
     assert wire(env)[0] == ("POST", "/v1/images/generations")
-    assert ("GET", f"/v1/images/generations/{submitted.remote_id}") in wire(env)
+    assert ("GET", f"/v1/images/task/{submitted.remote_id}") in wire(env)
     assert wire(env)[-1] == ("POST", "/v1/images/generations")
     assert (done.raw["status"], failed_status(env)) == ("completed", "failed")
     assert done.spend.credits_used is None

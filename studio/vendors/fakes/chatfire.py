@@ -16,11 +16,15 @@ class ChatFireFake(RelayFake):
     models = MODELS
     statuses = ("pending", "processing", "completed", "failed")
     settable = RelayFake.settable | {"instant", "poll_path"}
+    # "openai": the plain `{"created", "data": [{"url"}]}` the vendor's own clients parse
+    # (huobao-drama openai_image_client.go), no status and no task id.
+    variants = (*RelayFake.variants, "openai")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instant = True  # reply already completed, as the vendor usually does
-        self.poll_path = "/v1/images/generations/{task_id}"
+        # The one poll path seen in public code (huobao-drama's generic adapter).
+        self.poll_path = "/v1/images/task/{task_id}"
 
     def routes(self) -> list[Route]:
         poll = self.poll_path.replace("{task_id}", "(?P<task_id>[^/]+)")
@@ -43,12 +47,26 @@ class ChatFireFake(RelayFake):
             return self.invalid("size", f"must be one of {', '.join(SIZES)}")
         if body.get("response_format", "url") != "url":
             return self.invalid("response_format", "must be url")
-        if "url" in body and not self.reference_ok(body["url"]):
-            return self.invalid("url", "could not download the reference image")
+        # The docs name `url`; the vendor's clients send `image: [url, …]`.
+        references = (
+            body.get("image") if "image" in body else [body["url"]] if "url" in body else []
+        )
+        if not isinstance(references, list) or not all(map(self.reference_ok, references)):
+            return self.invalid("image", "could not download the reference images")
         if not self.charge(req, self.price * n):
             return self.insufficient()
         task = self.new_task(req, n, *size_of(body.get("size")), prompt)
         task.extra["model"] = body["model"]
+        task.extra["references"] = len(references)
+        if self.variant == "openai":
+            if task.outcome == "content_policy":
+                return self.content_policy()
+            time.sleep(self.sync_s)
+            if task.b64:
+                data = [{"b64_json": b} for b in self.image_b64(task)]
+            else:
+                data = [{"url": url, "revised_prompt": prompt} for url in self.image_urls(task)]
+            return Reply(200, {"created": int(time.time()), "data": data})
         if self.instant:
             time.sleep(self.sync_s)
             task.created -= self.pending_s + self.processing_s

@@ -33,11 +33,22 @@ from PIL import Image
 from studio.vendors.demo import render_png
 
 # Replace the vendor's answer: the request is not processed.
-PRE_SCENARIOS = ("echo_auth", "429", "429_seconds", "429_date", "500", "502_html", "invalid_params")
+PRE_SCENARIOS = (
+    "echo_auth",
+    "429",
+    "429_seconds",
+    "429_date",
+    "429_text",
+    "500",
+    "502_html",
+    "invalid_params",
+    "model_not_allowed",
+)
 # The request is processed (and charged), then the answer goes wrong.
 POST_SCENARIOS = ("read_timeout", "disconnect", "malformed")
-# The generation itself turns out a particular way.
-OUTCOMES = ("content_policy", "no_images", "unknown_status", "b64")
+# The generation itself turns out a particular way. `cancelled` and `expired` end a task
+# without images (VENDORS.md, "What the vendors really send").
+OUTCOMES = ("content_policy", "no_images", "unknown_status", "b64", "cancelled", "expired")
 SCENARIOS = PRE_SCENARIOS + POST_SCENARIOS + OUTCOMES
 UNKNOWN_STATUS = "upscaling"
 _DIRECTIVE = re.compile(r"\[fake:([a-z0-9_]+)\]")
@@ -63,6 +74,7 @@ class Account:
     credits: Decimal
     used: Decimal = Decimal(0)
     management_token: str | None = None
+    unlimited: bool = False  # new-api's "unlimited quota" token
 
 
 @dataclass
@@ -169,8 +181,12 @@ class FakeServer:
             "stall_s",
             "file_ttl",
             "rate_limit",
+            "variant",
         }
     )
+    # Ways this vendor is seen to answer beyond its doc excerpt; `variant` picks one (None is
+    # the documented shape). Each vendor module lists and implements its own.
+    variants: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -196,6 +212,7 @@ class FakeServer:
         self.next_submit: str | None = None
         self.next_poll: str | None = None
         self.next_verify: str | None = None
+        self.variant: str | None = None
         self._admitted: dict[str, deque[float]] = defaultdict(deque)
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -227,10 +244,16 @@ class FakeServer:
     # --- state that tests script ----------------------------------------------------------
 
     def add_key(
-        self, key: str, credits: float | str | Decimal = 100, management_token: str | None = None
+        self,
+        key: str,
+        credits: float | str | Decimal = 100,
+        management_token: str | None = None,
+        unlimited: bool = False,
     ) -> None:
         with self.lock:
-            self.keys[key] = Account(Decimal(str(credits)), management_token=management_token)
+            self.keys[key] = Account(
+                Decimal(str(credits)), management_token=management_token, unlimited=unlimited
+            )
 
     def balance(self, key: str) -> Decimal:
         return self.keys[key].credits
@@ -244,6 +267,8 @@ class FakeServer:
                 raise ValueError(f"unknown scenario {value!r}; known: {SCENARIOS}")
             if name == "rate_limit" and value is not None:
                 value = (int(value[0]), float(value[1]))
+            if name == "variant" and value is not None and value not in self.variants:
+                raise ValueError(f"unknown variant {value!r}; known: {self.variants}")
             setattr(self, name, value)
 
     def reset(self) -> None:
@@ -253,11 +278,16 @@ class FakeServer:
             self.bodies.clear()
             self._admitted.clear()
             self.next_submit = self.next_poll = self.next_verify = None
+            self.variant = None
 
     # --- what vendor modules override ----------------------------------------------------
 
     def routes(self) -> list[Route]:
         return []
+
+    def token_check(self, req: Request) -> Reply | None:
+        """A vendor's own check of a known key before any route runs; None lets it through."""
+        return None
 
     def error(self, status: int, code: str, message: str, **extra: Any) -> Reply:
         return Reply(status, {"error": {"code": code, "message": message, **extra}})
@@ -287,6 +317,9 @@ class FakeServer:
     def charge(self, req: Request, amount: Decimal) -> bool:
         with self.lock:
             account = self.keys[req.key or ""]
+            if account.unlimited:
+                account.used += amount
+                return True
             if account.credits < amount or account.credits <= 0:
                 return False
             account.credits -= amount
@@ -323,11 +356,13 @@ class FakeServer:
             return pending
         if elapsed < self.pending_s + self.processing_s:
             return processing
+        if task.outcome in ("cancelled", "expired"):
+            return task.outcome
         return failed if task.outcome == "content_policy" else success
 
     def image_urls(self, task: Task, prefix: str = "") -> list[str]:
         """URLs of the task's images, rendered on first use; none for a no_images outcome."""
-        if task.outcome == "no_images":
+        if task.outcome in ("no_images", "cancelled", "expired"):
             return []
         with self.lock:
             if not task.images:
@@ -379,6 +414,8 @@ class FakeServer:
             return self._pre_scenario(req)
         if route.auth == "key" and req.key not in self.keys:
             return self.unauthorized(req)
+        if route.auth == "key" and (refused := self.token_check(req)) is not None:
+            return refused
         if route.auth == "key" and (wait := self._over_limit(req.key or "")) is not None:
             return self.rate_limited(wait)
         reply = getattr(self, route.handler)(req)
@@ -419,8 +456,13 @@ class FakeServer:
             reply.body["error"]["message"] = f"Invalid credentials: {req.authorization}"
             reply.body["request_headers"] = {"Authorization": req.authorization}
             return reply
+        if scenario == "429_text":
+            # new-api's own limiter: Chinese text, no Retry-After (controller/relay.go).
+            return Reply(429, "您已达到请求数限制：1分钟内最多请求10次", content_type="text/plain")
         if scenario.startswith("429"):
             return self.rate_limited(7.0, scenario)
+        if scenario == "model_not_allowed":
+            return self.error(403, "model_not_allowed", "This key may not use this model.")
         if scenario == "500":
             return self.server_error()
         if scenario == "502_html":
@@ -467,7 +509,12 @@ class FakeServer:
             if (req.method, req.path) == ("GET", "/_fake/state"):
                 return Reply(200, self.state())
             if (req.method, req.path) == ("POST", "/_fake/keys"):
-                self.add_key(body["key"], body.get("credits", 100), body.get("management_token"))
+                self.add_key(
+                    body["key"],
+                    body.get("credits", 100),
+                    body.get("management_token"),
+                    bool(body.get("unlimited", False)),
+                )
                 return Reply(200, self.state())
             if (req.method, req.path) == ("POST", "/_fake/set"):
                 self.set(**body)
@@ -497,18 +544,37 @@ class RelayFake(FakeServer):
     price = Decimal("0.04")
     policy_message = "Your request was rejected as a result of our safety system."
     models: ClassVar[tuple[str, ...]] = ()
-    settable = FakeServer.settable | {"billing"}
+    settable = FakeServer.settable | {"billing", "quota_display_type"}
+    # new-api behaviours shared by the relays: a used-up key is refused with HTTP 401 by the
+    # token check itself, on every route (middleware TokenAuth).
+    variants: ClassVar[tuple[str, ...]] = ("newapi_401_exhausted",)
 
     def __init__(self, *args: Any, billing: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.billing = billing
+        # What the relay's public /api/status says: "USD", "CNY", "TOKENS", or None (no route).
+        self.quota_display_type: str | None = None
 
     def relay_routes(self) -> list[Route]:
         return [
             Route("GET", r"(/v1)?/dashboard/billing/subscription", "subscription", "verify"),
             Route("GET", r"(/v1)?/dashboard/billing/usage", "usage", "verify"),
             Route("GET", r"/v1/models", "list_models", "verify"),
+            Route("GET", r"/api/status", "site_status", "verify", auth="none"),
         ]
+
+    def token_check(self, req: Request) -> Reply | None:
+        account = self.keys[req.key or ""]
+        used_up = account.credits <= 0 and not account.unlimited
+        if self.variant == "newapi_401_exhausted" and used_up:
+            return self.error(401, "", "该令牌额度已用尽 TokenStatusExhausted[sk-***]")
+        return None
+
+    def site_status(self, req: Request) -> Reply:
+        if self.quota_display_type is None:
+            return self.error(404, "", f"Invalid URL ({req.method} {req.path})")
+        data = {"quota_per_unit": 500000, "quota_display_type": self.quota_display_type}
+        return Reply(200, {"success": True, "message": "", "data": data})
 
     def error(self, status: int, code: str, message: str, **extra: Any) -> Reply:
         request_id = secrets.token_hex(6)
@@ -576,7 +642,8 @@ class RelayFake(FakeServer):
         if not self.billing:
             return self.error(404, "", f"Invalid URL ({req.method} {req.path})")
         account = self.keys[req.key or ""]
-        limit = account.credits + account.used
+        # new-api: remaining + used, or exactly 100,000,000 for an unlimited token.
+        limit = Decimal(100_000_000) if account.unlimited else account.credits + account.used
         return Reply(
             200,
             {

@@ -17,6 +17,8 @@ from studio.vendors.fakes.core import (
 )
 
 ASYNC_MODELS = ("flux-pro", "midjourney", "ideogram-v3")
+# Sync unless the request says `"async": true` (docs.lemondata.cc create-image).
+EITHER_MODELS = ("gpt-image-2",)
 SYNC_MODELS = ("dall-e-3", "dall-e-2", "flux-schnell", "stable-diffusion-3")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 OTHER_SIZES = ("512x512", "1024x1024")
@@ -27,6 +29,11 @@ class LemonDataFake(RelayFake):
     statuses = ("pending", "processing", "completed", "failed")
     price = Decimal("0.04")
     settable = RelayFake.settable | {"poll_url_style"}
+    # Beyond the excerpt (docs.lemondata.cc create-image, get-image-status, error-handling):
+    # - "id_only": the async reply names the task as `id` and `poll_url: /v1/images/{id}`;
+    # - "poll_url_only": the async reply is just `poll_url` (`/v1/tasks/{id}`) and placeholders;
+    # - "quota_exceeded": an empty account is 402 `quota_exceeded`, not `insufficient_balance`.
+    variants = ("id_only", "poll_url_only", "quota_exceeded")
 
     def __init__(
         self, *args: Any, rate_limit: tuple[int, float] | None = (60, 60.0), **kw: Any
@@ -39,6 +46,7 @@ class LemonDataFake(RelayFake):
             Route("POST", r"/v1/images/generations", "generations", "submit"),
             Route("GET", r"/v1/images/generations/(?P<task_id>[^/]+)", "task", "poll"),
             Route("GET", r"/v1/tasks/(?P<task_id>[^/]+)", "task", "poll"),
+            Route("GET", r"/v1/images/(?P<task_id>[^/]+)", "task", "poll"),
             Route("GET", r"/v1/management/balance", "balance_info", "verify", auth="management"),
         ]
 
@@ -47,6 +55,8 @@ class LemonDataFake(RelayFake):
         return Reply(status, {"error": {"message": message, "type": kind, "code": code, **extra}})
 
     def insufficient(self) -> Reply:
+        if self.variant == "quota_exceeded":
+            return self.error(402, "quota_exceeded", "Quota exceeded", type="insufficient_quota")
         return self.error(
             402, "insufficient_balance", "Insufficient balance", type="insufficient_quota"
         )
@@ -74,7 +84,11 @@ class LemonDataFake(RelayFake):
         body = req.json if isinstance(req.json, dict) else {}
         model, prompt, n = body.get("model", "dall-e-3"), body.get("prompt"), body.get("n", 1)
         sizes = DALLE3_SIZES if model == "dall-e-3" else OTHER_SIZES
-        if model not in ASYNC_MODELS + SYNC_MODELS:
+        if model in EITHER_MODELS:
+            sizes = (*OTHER_SIZES, "1536x1024", "1024x1536", body.get("size", "1024x1024"))
+        if "async" in body and not isinstance(body["async"], bool):
+            return self.invalid("async", "must be a boolean")
+        if model not in ASYNC_MODELS + SYNC_MODELS + EITHER_MODELS:
             return self.invalid("model", "model not found")
         if not isinstance(prompt, str) or not prompt.strip():
             return self.invalid("prompt", "is required")
@@ -90,7 +104,7 @@ class LemonDataFake(RelayFake):
         if not self.charge(req, self.price * n):
             return self.insufficient()
         b64 = body.get("response_format") == "b64_json"
-        if model in SYNC_MODELS:
+        if model in SYNC_MODELS or (model in EITHER_MODELS and not body.get("async")):
             return self.sync_images(req, n, size_of(body.get("size")), prompt, b64)
         task = self.new_task(req, n, *size_of(body.get("size")), prompt)
         task.b64 = task.b64 or b64
@@ -99,6 +113,11 @@ class LemonDataFake(RelayFake):
             "tasks": f"/v1/tasks/{task.id}",
             "absolute": f"{self.url}/v1/tasks/{task.id}",
         }[self.poll_url_style]
+        if self.variant == "id_only":
+            reply = {"created": int(time.time()), "id": task.id, "status": "pending"}
+            return Reply(200, {**reply, "poll_url": f"/v1/images/{task.id}", "data": []})
+        if self.variant == "poll_url_only":
+            return Reply(200, {"poll_url": f"/v1/tasks/{task.id}", "data": [{"url": ""}]})
         return Reply(
             200,
             {
@@ -121,6 +140,11 @@ class LemonDataFake(RelayFake):
             "status": status,
             "data": [{"url": ""}],
         }
+        if status in ("cancelled", "expired"):
+            # A cancelled task comes back `failed` with `cancelled: true` (get-task-status).
+            body.update(status="failed", error=f"Task {status}")
+            if status == "cancelled":
+                body["cancelled"] = True
         if status == "completed":
             if task.b64:
                 body["data"] = [{"b64_json": b} for b in self.image_b64(task)]
@@ -137,4 +161,5 @@ class LemonDataFake(RelayFake):
         )
         if account is None:
             return self.error(401, "invalid_management_token", "Invalid management token")
-        return Reply(200, {"balance": account.credits, "currency": "USD"})
+        # USD, with no currency field (docs.lemondata.cc management/get-balance).
+        return Reply(200, {"balance": account.credits})
