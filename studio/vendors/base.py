@@ -598,7 +598,7 @@ UNLIMITED = Decimal(100_000_000)
 
 
 def unlimited_verification(label: str) -> Verification:
-    return Verification("valid", f"{label} accepted the key: unlimited, no balance reported.")
+    return Verification("valid", f"{label} accepted the key. Unlimited: no balance reported.")
 
 
 def balance_verification(label: str, balance: Decimal | None, unit: str | None) -> Verification:

@@ -96,6 +96,32 @@ def test_it_says_when_there_are_no_credits(alice_client, alice, fake):
     assert credential.status == "verified"
 
 
+@pytest.mark.parametrize("fake", ["aioagi", "chatbp"], indirect=True)
+def test_a_used_up_relay_key_is_out_of_credits_not_invalid(alice_client, alice, fake):
+    # new-api refuses a used-up key with HTTP 401 "该令牌额度已用尽" on every route.
+    fake.set(variant="newapi_401_exhausted")
+    fake.add_key(KEY, credits=0)
+    credential = credential_for(alice, fake)
+    r = alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    page = r.content.decode()
+    assert "Valid key, but the account has no credits left." in page
+    assert "Invalid key" not in page
+    credential.refresh_from_db()
+    assert credential.status == "verified"
+
+
+@pytest.mark.parametrize("fake", ["aioagi", "chatbp"], indirect=True)
+def test_an_unlimited_relay_key_shows_no_balance(alice_client, alice, fake):
+    fake.add_key(KEY, credits=0, unlimited=True)
+    credential = credential_for(alice, fake)
+    r = alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    page = r.content.decode()
+    assert "Unlimited: no balance reported" in page
+    assert "99999" not in page and "100000000" not in page
+    credential.refresh_from_db()
+    assert (credential.status, credential.balance) == ("verified", None)
+
+
 def test_it_says_when_the_key_is_invalid(alice_client, alice, fake):
     credential = credential_for(alice, fake)  # the fake does not know the key
     r = alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)

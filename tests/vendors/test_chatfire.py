@@ -69,9 +69,12 @@ def test_the_operator_sets_the_poll_path(fire: Env) -> None:
     assert isinstance(told, Finished)
 
 
-def test_image_to_image_sends_one_reference_url(fire: Env) -> None:
+def test_image_to_image_sends_the_reference_as_the_vendors_clients_do(fire: Env) -> None:
     url = f"{fire.fake.url}/files/{fire.fake.store_png(64, 64, 'ref', 'ref')}"
     req = GenerationRequest("image-to-image", "jimeng", "in watercolour", {}, [Reference(url=url)])
 
     assert isinstance(fire.submit(req), Finished)
-    assert fire.fake.bodies[0][1]["url"] == url
+    body = fire.fake.bodies[0][1]
+    # `image: [url, …]` as the vendor's own clients send it, and the documented `url`.
+    assert body["image"] == [url] and body["url"] == url
+    assert fire.fake.tasks[next(iter(fire.fake.tasks))].extra["references"] == 1
