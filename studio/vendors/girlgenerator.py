@@ -12,16 +12,14 @@ from studio.vendors.base import (
     Failed,
     Finished,
     GenerationRequest,
-    ImageSource,
     ModelSpec,
     Running,
     Spend,
     VendorFailure,
     Verification,
-    generation_failed,
-    no_images,
     to_decimal,
 )
+from studio.vendors.openai_style import read_task
 
 ASPECT_RATIOS = ("auto", "1:1", "3:2", "2:3", "9:16", "16:9", "3:4", "4:3")
 
@@ -72,16 +70,7 @@ class GirlGenerator(Adapter):
         self, call: Call, remote_id: str, poll_url: str | None
     ) -> Running | Finished | Failed:
         reply = call.request("GET", f"/api/v1/tasks/{quote(remote_id, safe='')}")
-        status = str(reply["status"])
-        if status == "success":
-            images = [ImageSource(url=url) for url in reply.get("images") or [] if url]
-            if not images:
-                return Failed(no_images(self.label), None, call.raw)
-            return Finished(images, Spend(images=len(images)), call.raw, remote_id)
-        if status == "failed":
-            error = generation_failed(self.label, str(reply.get("error") or ""), call.secrets)
-            return Failed(error, None, call.raw)
-        return Running(status, None, self.poll_interval, call.raw)
+        return read_task(self, call, reply, remote_id)
 
     def check_key(self, call: Call) -> Verification:
         # No balance endpoint: ask for a task that cannot exist. 404 means the key was accepted.
