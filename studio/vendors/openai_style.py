@@ -162,8 +162,8 @@ def read_task(
     reply = unwrap(reply)
     status = status_of(reply)
     task_id = task_id_of(reply) or remote_id
-    if reply.get("cancelled") is True:  # LemonData: `failed` with `cancelled: true`
-        status = "cancelled"
+    if reply.get("cancelled") is True or reply.get("cancellation_status") == "cancelled":
+        status = "cancelled"  # LemonData: `failed` with `cancelled: true` (get-task-status)
     if status in STOPPED:
         error = task_stopped(adapter.label, STOPPED[status], failure_reason(reply), call.secrets)
         return Failed(error, None, call.raw)

@@ -178,6 +178,7 @@ def _call() -> Call:
         ({"code": "success", "data": {"status": "SUCCESS", "image_url": "https://x/1"}}, Finished),
         ({"status": "cancelled"}, Failed),
         ({"status": "failed", "cancelled": True}, Failed),
+        ({"status": "failed", "cancellation_status": "cancelled"}, Failed),
         ({"status": "timeout"}, Failed),
         ({"status": "upscaling"}, Running),
         ({"status": "in_progress", "data": [{"url": "https://x/partial.png"}]}, Running),
