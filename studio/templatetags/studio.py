@@ -101,6 +101,9 @@ UNITS = {
     "credits": _("credits"),
     "images": pgettext_lazy("unit", "images"),
     "tokens": pgettext_lazy("unit", "tokens"),
+    # A new-api relay's balance: raw quota, or a unit the relay does not name.
+    "quota": pgettext_lazy("unit", "quota"),
+    "relay units": pgettext_lazy("unit", "relay units"),
 }
 
 

@@ -228,3 +228,18 @@ def test_debug_logging_during_a_verify_captures_no_key(alice_client, alice, fake
         text = record.getMessage() + repr(record.args) + repr(record.__dict__)
         assert KEY not in text, record.name
         assert KEY[-12:] not in text, record.name
+
+
+def test_a_relay_balance_is_labelled_in_the_readers_language(alice_client, alice, fake):
+    # The fake relay has no /api/status, so its unit is not named: "relay units".
+    fake.add_key(KEY, credits=7)
+    credential = credential_for(alice, fake)
+    alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    credential.refresh_from_db()
+    assert (credential.balance, credential.balance_unit) == (7, "relay units")
+
+    english = alice_client.get("/keys/").content.decode()
+    chinese = alice_client.get("/keys/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "7 relay units" in english
+    assert "中转站单位" in chinese and "USD" not in english
