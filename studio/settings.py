@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "accounts",
     "studio",
     "studio.sharing",
+    "studio.compare",
 ]
 
 MIDDLEWARE = [

@@ -16,4 +16,5 @@ urlpatterns = [
     path("teams/", include("accounts.urls_teams")),
     path("", include("studio.sharing.urls")),
     # --- end of teams and sharing ---
+    path("", include("studio.compare.urls")),
 ]

@@ -11,9 +11,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from studio.engine import jobs, state
+from studio.engine.images import ImageRejected as ImageRejected
+from studio.engine.references import save_reference as save_reference
 from studio.models import Generation, ReferenceImage
 from studio.vendors import get_adapter
-from studio.vendors.base import GenerationRequest, Reference
+from studio.vendors.base import Capabilities, GenerationRequest, Reference
 
 Status = Generation.Status
 
@@ -23,7 +25,12 @@ def deadline_for(vendor: str):
     return timezone.now() + timedelta(minutes=minutes)
 
 
-def create_generation(
+def capabilities(vendor: str) -> Capabilities:
+    """What `vendor` offers (models, sizes, choices), with the operator's extra models."""
+    return get_adapter(vendor).capabilities
+
+
+def validate_generation(
     owner,
     *,
     vendor: str,
@@ -33,11 +40,9 @@ def create_generation(
     scene: str = "text-to-image",
     params: dict | None = None,
     references: list[ReferenceImage] = (),
-    retry_of: Generation | None = None,
-) -> Generation:
-    """Validates against the vendor's documented limits, then queues the job.
-
-    Raises ValidationError (field → message) before anything is stored or sent."""
+) -> None:
+    """The checks `create_generation` makes before anything is stored or sent, on their own
+    (a comparison checks every target first). Raises ValidationError (field → message)."""
     params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
     if vendor != "demo" and (credential is None or credential.owner_id != owner.pk):
         raise ValidationError({"credential": "Choose one of your keys."})
@@ -70,6 +75,34 @@ def create_generation(
     errors = adapter.validate(request)
     if errors:
         raise ValidationError(errors)
+
+
+def create_generation(
+    owner,
+    *,
+    vendor: str,
+    credential=None,
+    model: str,
+    prompt: str,
+    scene: str = "text-to-image",
+    params: dict | None = None,
+    references: list[ReferenceImage] = (),
+    retry_of: Generation | None = None,
+) -> Generation:
+    """Validates against the vendor's documented limits, then queues the job.
+
+    Raises ValidationError (field → message) before anything is stored or sent."""
+    params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    validate_generation(
+        owner,
+        vendor=vendor,
+        credential=credential,
+        model=model,
+        prompt=prompt,
+        scene=scene,
+        params=params,
+        references=references,
+    )
     with transaction.atomic():
         generation = Generation.objects.create(
             owner=owner,

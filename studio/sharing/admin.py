@@ -16,6 +16,7 @@ LINK_FIELDS = (
     "kind",
     "collection",
     "image",
+    "comparison",
     "filters",
     "include_later",
     "audience",

@@ -53,6 +53,7 @@ class ShareLink(models.Model):
         COLLECTION = "collection", _("Collection")
         GALLERY = "gallery", _("Gallery view")
         IMAGE = "image", _("Image")
+        COMPARISON = "comparison", _("Comparison")
 
     class Audience(models.TextChoices):
         TEAM = "team", _("Members of a team")
@@ -66,6 +67,9 @@ class ShareLink(models.Model):
     )
     image = models.ForeignKey(
         "studio.Image", models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    comparison = models.ForeignKey(
+        "compare.Comparison", models.CASCADE, null=True, blank=True, related_name="links"
     )
     # A gallery view: the gallery's own query parameters (studio.web.gallery parses them).
     filters = models.JSONField(default=dict, blank=True)
@@ -86,9 +90,18 @@ class ShareLink(models.Model):
         indexes = [models.Index(fields=["owner", "-created_at"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="collection", collection__isnull=False, image__isnull=True)
-                | Q(kind="image", image__isnull=False, collection__isnull=True)
-                | Q(kind="gallery", image__isnull=True, collection__isnull=True),
+                condition=Q(comparison__isnull=True)
+                & (
+                    Q(kind="collection", collection__isnull=False, image__isnull=True)
+                    | Q(kind="image", image__isnull=False, collection__isnull=True)
+                    | Q(kind="gallery", image__isnull=True, collection__isnull=True)
+                )
+                | Q(
+                    kind="comparison",
+                    comparison__isnull=False,
+                    image__isnull=True,
+                    collection__isnull=True,
+                ),
                 name="share_link_target_matches_kind",
             ),
             models.CheckConstraint(

@@ -13,10 +13,13 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 
 from accounts.models import Membership, Team
 from accounts.tokens import new_token, token_hash
+from studio.compare import services as compare
+from studio.compare.models import Comparison
 from studio.models import Image
 from studio.sharing.models import Collection, CollectionItem, ShareLink
 from studio.web.gallery import GalleryFilters
@@ -112,12 +115,15 @@ def create_link(
     filters: dict | None = None,
     include_later: bool = False,
     expires_at: datetime | None = None,
+    comparison: Comparison | None = None,
 ) -> tuple[ShareLink, str]:
     """A new link and its token. The token is never stored: show it to the owner once."""
     if collection is not None and collection.owner_id != owner.pk:
         raise ValueError("a link can only share its owner's collection")
     if image is not None and image.owner_id != owner.pk:
         raise ValueError("a link can only share its owner's image")
+    if comparison is not None and comparison.owner_id != owner.pk:
+        raise ValueError("a link can only share its owner's comparison")
     if team is not None and not Membership.objects.filter(team=team, user=owner).exists():
         raise ValueError("a link can only be shared with a team its owner is in")
     token, hashed = new_token()
@@ -127,6 +133,7 @@ def create_link(
         kind=kind,
         collection=collection,
         image=image,
+        comparison=comparison,
         filters=filters or {},
         include_later=include_later,
         audience=audience,
@@ -153,7 +160,7 @@ def revoke_link(link: ShareLink) -> None:
 def find_link(token: str) -> ShareLink | None:
     """The live link for `token`, or None: the same one query whatever is wrong with it."""
     link = (
-        ShareLink.objects.select_related("owner", "team", "collection", "image")
+        ShareLink.objects.select_related("owner", "team", "collection", "image", "comparison")
         .filter(token_hash=token_hash(token))
         .first()
     )
@@ -208,6 +215,10 @@ def link_title(link: ShareLink) -> str:
         return link.collection.name
     if link.kind == Kind.IMAGE:
         return gettext("An image")
+    if link.kind == Kind.COMPARISON:
+        return gettext("A comparison: “%(prompt)s”") % {
+            "prompt": Truncator(link.comparison.prompt).chars(60)
+        }
     if link.filters.get("q"):
         return gettext("Images: “%(search)s”") % {"search": link.filters["q"]}
     return gettext("Images")
@@ -234,6 +245,8 @@ def link_images(link: ShareLink) -> QuerySet[Image]:
     images = owner_images(link.owner).select_related("generation")
     if link.kind == Kind.IMAGE:
         return images.filter(pk=link.image_id)
+    if link.kind == Kind.COMPARISON:
+        return compare.comparison_images(link.comparison).filter(owner=link.owner)
     if link.kind == Kind.COLLECTION:
         return images.filter(collection_items__collection_id=link.collection_id).order_by(
             "collection_items__position", "collection_items__pk"

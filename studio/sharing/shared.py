@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
+from studio.compare import services as compare
 from studio.sharing import services
 from studio.sharing.models import ShareLink
 from studio.web.media import image_response
@@ -108,6 +109,8 @@ def image_for_member(
 
 
 def _page(request: HttpRequest, link: ShareLink, base: str) -> HttpResponse:
+    if link.kind == ShareLink.Kind.COMPARISON:
+        return _comparison_page(request, link, base)
     page = Paginator(services.link_images(link), PAGE_SIZE).get_page(request.GET.get("page"))
     if request.user.pk != link.owner_id:
         services.record_view(link)
@@ -121,3 +124,16 @@ def _image(link: ShareLink, image_id: int, which: str, download: bool) -> HttpRe
         raise Http404
     # The owner's own file response; shared_response then replaces its Cache-Control.
     return image_response(image, which, download=download)
+
+
+def _comparison_page(request: HttpRequest, link: ShareLink, base: str) -> HttpResponse:
+    """A comparison, read-only: its columns and verdict, never its keys or spend."""
+    if request.user.pk != link.owner_id:
+        services.record_view(link)
+    ctx = {
+        "link": link,
+        "title": services.link_title(link),
+        "base": base,
+        **compare.shared_view(link.comparison),
+    }
+    return render(request, "studio/compare/shared.html", ctx)

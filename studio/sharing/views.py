@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from studio.compare import services as compare
 from studio.sharing import services
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.sharing.models import Collection, CollectionItem, ShareLink
@@ -214,6 +215,9 @@ def _target(request: HttpRequest) -> dict:
     if "image" in request.GET:
         image = _get_images_for_user(request, [request.GET["image"]]).get()
         return {"kind": ShareLink.Kind.IMAGE, "image": image}
+    if "comparison" in request.GET:
+        comparison = compare.get_comparison_for_user(request, _int(request.GET["comparison"]))
+        return {"kind": ShareLink.Kind.COMPARISON, "comparison": comparison}
     if "gallery" in request.GET:
         filters = services.gallery_filters(request.user, request.GET)
         if filters is None:
