@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts import membership as teams
 from accounts.models import Membership, Team, TeamInvite
 from accounts.vault import add_credential
+from studio.compare import services as compare
 from studio.engine.references import SALT, save_reference
 from studio.models import Image
 from studio.sharing import services as sharing
@@ -120,6 +121,16 @@ ROUTES: dict[str, Route] = {
     "s/<str:token>/i/<int:image_id>/thumb/": Route("capability", resource="share_token_image"),
     "s/<str:token>/i/<int:image_id>/download/": Route("capability", resource="share_token_image"),
     # --- end of teams and sharing ---
+    # --- Compare ---
+    "compare/": Route("user"),
+    "compare/new/": Route("user"),
+    "compare/<int:pk>/": Route("owner", resource="comparison"),
+    "compare/<int:pk>/verdict/": Route("owner", "POST", "comparison"),
+    "compare/<int:pk>/rerun/": Route("owner", "POST", "comparison"),
+    "compare/<int:pk>/columns/<int:column_pk>/": Route("owner", resource="comparison_column"),
+    "compare/<int:pk>/columns/<int:column_pk>/cancel/": Route("owner", "POST", "comparison_column"),
+    "compare/<int:pk>/columns/<int:column_pk>/rerun/": Route("owner", "POST", "comparison_column"),
+    "vendors/": Route("user"),
 }
 # Django's admin: staff only, checked in its own test below.
 EXCLUDED_PREFIXES = ("admin/",)
@@ -158,6 +169,20 @@ def objects(owner) -> dict[str, object]:
         "reference": save_reference(owner, png()),
         "key": add_credential(owner, "aioagi", "key", "sk-aioagi-0123456789abcdef"),
         **sharing_objects(owner, image),
+        **compare_objects(owner),
+    }
+
+
+def compare_objects(owner) -> dict[str, object]:
+    targets = [t for t in compare.targets_for(owner) if t.vendor == "demo"] * 2
+    plans = [compare.plan_target(t, aspect_ratio="1:1") for t in targets]
+    comparison = compare.start_comparison(
+        owner, prompt="two demos", aspect_ratio="1:1", blind=False, plans=plans
+    )
+    column = comparison.columns.first()
+    return {
+        "comparison": comparison,
+        "comparison_column": Params({"int:pk": comparison.pk, "int:column_pk": column.pk}),
     }
 
 
