@@ -148,7 +148,9 @@ def live_links(links: QuerySet[ShareLink]) -> QuerySet[ShareLink]:
 
 
 def links_of(user: User) -> QuerySet[ShareLink]:
-    return ShareLink.objects.filter(owner=user).select_related("team", "collection", "image")
+    return ShareLink.objects.filter(owner=user).select_related(
+        "team", "collection", "image", "comparison"
+    )
 
 
 def revoke_link(link: ShareLink) -> None:
@@ -196,7 +198,7 @@ def shared_with(user: User) -> QuerySet[ShareLink]:
         .exclude(owner=user)
         .exclude(expires_at__lte=now)
         .filter(Exists(owner_in_team))
-        .select_related("owner", "team", "collection", "image__generation")
+        .select_related("owner", "team", "collection", "image__generation", "comparison")
         .order_by("-created_at", "-pk")
     )
 
