@@ -136,4 +136,4 @@ def _comparison_page(request: HttpRequest, link: ShareLink, base: str) -> HttpRe
         "base": base,
         **compare.shared_view(link.comparison),
     }
-    return render(request, "studio/compare/shared.html", ctx)
+    return render(request, "studio/compare/shared_comparison.html", ctx)

@@ -147,3 +147,13 @@ def test_the_compare_form_is_a_page_of_its_own(alice_client):
     assert 'aria-current="page">Compare vendors' in r.content.decode()
     r = alice_client.get("/")
     assert 'href="/compare/new/"' in r.content.decode()
+
+
+def test_the_compare_pages_speak_chinese(alice_client, alice):
+    for path, words in (
+        ("/compare/new/", "对比服务商"),
+        ("/compare/", "新建对比"),
+        ("/vendors/", "排行榜"),
+    ):
+        r = alice_client.get(path, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+        assert r.status_code == 200 and words in r.content.decode(), path
