@@ -15,7 +15,7 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "gallery", "images"]
+SCENARIOS = ["engine", "gallery", "images", "compare"]
 
 
 def main(argv: list[str] | None = None) -> int:
