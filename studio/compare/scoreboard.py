@@ -268,6 +268,8 @@ def rating_charts(rows: list[Row]) -> list[dict]:
                     "y_low": y(r.rating.low),
                     "y_high": y(r.rating.high),
                     "label": r.label,
+                    # Labels of points on the right half read leftwards, inside the chart.
+                    "end": x > CHART_WIDTH / 2,
                     "title": f"{r.label}: {r.rating.mu:.1f} ± {2 * r.rating.sigma:.1f}, "
                     f"{formats.number_format(value, 2)} {unit}",
                 }

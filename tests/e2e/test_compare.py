@@ -167,3 +167,25 @@ def test_compare_works_without_javascript(browser, live_server, fakes, worker, a
         assert comparison.decided_at is not None
     finally:
         context.close()
+
+
+def test_the_compare_pages_fit_a_phone(page: Page, live_server, alice, settings, tmp_path):
+    from tests.compare.conftest import finish, start, targets_of
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    keys = {v: add_credential(alice, v, f"phone {v}", KEY) for v in VENDORS}
+    comparison = start(
+        alice,
+        targets_of(alice, "demo:demo", *(f"{keys[v].pk}:{m}" for v, (m, _p) in VENDORS.items())),
+    )
+    for column in comparison.columns.all():
+        finish(column, seconds=12, raw={"data": [{"revised_prompt": "a longer rewritten prompt"}]})
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server.url, alice)
+    for path in ("/compare/new/", f"/compare/{comparison.pk}/", "/compare/", "/vendors/"):
+        page.goto(live_server.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    page.goto(live_server.url + "/compare/new/")
+    page.screenshot(path=str(tmp_path / "compare-new.png"), full_page=True)
+    assert page.csp_violations == []
