@@ -37,6 +37,7 @@ class ChatBp(Adapter):
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image", "edit"),
         models=(
+            # Documented (vendor-docs/chatbp.txt: the DALL·E 3 format and its sample requests).
             ModelSpec(
                 "dall-e-3",
                 "DALL·E 3",
