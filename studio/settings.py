@@ -442,6 +442,9 @@ STUDIO_VENDOR_URLS = envmap("STUDIO_VENDOR_URLS")
 # may add free sizes with "size_rule": {"multiple_of": 16, "max_edge": 3840, "min_pixels": …,
 # "max_pixels": …, "max_aspect": 3}.
 STUDIO_VENDOR_MODELS: dict[str, list[dict]] = vendor_models("STUDIO_VENDOR_MODELS")
+# Verifying a key also reads the image models its vendor lists (new-api relays' /v1/models) and
+# offers them for that key, with permissive defaults (studio/vendors/catalogue.py).
+STUDIO_DISCOVER_MODELS = envbool("STUDIO_DISCOVER_MODELS", False)
 # JSON per vendor, e.g. {"chatfire": {"poll_path": "/v1/tasks/{task_id}"}}
 STUDIO_VENDOR_OPTIONS: dict[str, dict] = envjson("STUDIO_VENDOR_OPTIONS", {})
 # Minutes a job may take, per vendor, before the studio stops waiting and calls it expired.

@@ -57,6 +57,7 @@ class Aioagi(Adapter):
     label = "AIOAGI"
     default_base_url = "https://api.aiearth.dev"
     mirrors = {"aiearth.vip": "https://api.aiearth.vip"}
+    models_path = "/v1/models"  # new-api: lists the key's models with supported_endpoint_types
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image", "edit"),
         models=(GPT_IMAGE, GPT_IMAGE_4K),

@@ -670,6 +670,9 @@ class Adapter:
     poll_max: ClassVar[float] = 30.0
     # Read timeout for synchronous generations; `conn.options["read_timeout"]` overrides it.
     sync_read_timeout: ClassVar[float] = 180.0
+    # Where a key lists the models it may use (new-api relays: GET /v1/models); None: nowhere.
+    # Read by studio.vendors.catalogue when the operator turns on STUDIO_DISCOVER_MODELS.
+    models_path: ClassVar[str | None] = None
     capabilities: Capabilities
 
     def __init__(self, extra_models: Iterable[ModelSpec | dict] = ()) -> None:

@@ -34,6 +34,7 @@ class ChatBp(Adapter):
     label = "Chat Bp"
     default_base_url = None  # not published: the operator sets it
     poll_interval = 5.0
+    models_path = "/v1/models"  # new-api relay: lists the key's models
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image", "edit"),
         models=(

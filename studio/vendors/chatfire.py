@@ -74,6 +74,7 @@ class ChatFire(Adapter):
     label = "ChatFire"
     default_base_url = "https://api.chatfire.site"
     poll_interval = 5.0
+    models_path = "/v1/models"  # new-api relay: lists the key's models
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image"),
         models=(

@@ -135,7 +135,7 @@ class GenerateForm(forms.Form):
         key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
         self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
         self.vendor = self.credential.vendor if self.credential else DEMO
-        self.adapter: Adapter = get_adapter(self.vendor)
+        self.adapter: Adapter = get_adapter(self.vendor, self.credential)
         caps = self.adapter.capabilities
 
         self.fields["model"].choices = [(m.name, m.label) for m in caps.models]

@@ -1,5 +1,5 @@
-"""The model catalogue: size rules, the refreshed built-in models and operator models (against
-the fakes, over loopback HTTP)."""
+"""The model catalogue: size rules, the refreshed built-in models, operator models, and the
+models a key's relay lists (against the fakes, over loopback HTTP)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from studio.vendors.base import (
     SizeRule,
     parse_size,
 )
-from tests.vendors.conftest import finish, image_bytes, make_env, open_png
+from studio.vendors.catalogue import (
+    discovered_spec,
+    is_image_model,
+    listed_image_models,
+    with_discovered,
+)
+from tests.vendors.conftest import KEY, Env, finish, image_bytes, make_env, open_png
 
 
 def req(model: str, size: str | None = None, **params) -> GenerationRequest:
@@ -221,3 +227,79 @@ def test_the_fakes_refuse_free_sizes_the_rule_refuses(fakes, client: httpx.Clien
     result = lax.submit(env.conn(), req("gpt-image-2", "2000x1000"))
 
     assert result.error.code == "invalid_params" and result.error.field == "size"
+
+
+# --- models a key's relay lists --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "image"),
+    [
+        ({"id": "gpt-image-2-4k", "supported_endpoint_types": ["openai"]}, True),
+        ({"id": "qwen-image-3.0", "supported_endpoint_types": ["image-generation"]}, True),
+        ({"id": "my-painter", "supported_endpoint_types": ["image-generation", "openai"]}, True),
+        ({"id": "nano-banana-pro"}, True),
+        ({"id": "doubao-seedream-4-5-251128"}, True),
+        ({"id": "gemini-2.5-flash-image-preview", "supported_endpoint_types": ["gemini"]}, True),
+        ({"id": "gpt-4o-mini", "supported_endpoint_types": ["openai"]}, False),
+        ({"id": "deepseek-chat"}, False),
+        ({"id": "qwen-image-edit", "supported_endpoint_types": ["image-generation"]}, False),
+        ({"id": "doubao-seedance-2-0-260128"}, False),
+        ({"id": 42}, False),
+        ("gpt-image-2", False),
+    ],
+)
+def test_what_counts_as_an_image_model(item, image: bool) -> None:
+    assert is_image_model(item) is image
+
+
+def test_listed_models_get_permissive_defaults() -> None:
+    aioagi, chatbp = ADAPTERS["aioagi"], ADAPTERS["chatbp"]
+    flux = discovered_spec(chatbp, "flux-2-pro")
+
+    assert flux.scenes == ("text-to-image",) and flux.n_max == 1 and flux.choices == {}
+    assert flux.sizes == ("1024x1024", "1792x1024", "1024x1792")  # chatbp's default model's
+    assert flux.size_rule is None
+    assert discovered_spec(aioagi, "gpt-image-2-4k-auto").size_rule == GPT_IMAGE_2_SIZES
+    caps = with_discovered(aioagi, ["gpt-image-2", "flux-2-pro", "flux-2-pro"])
+    # A built-in model keeps its own spec; a new one is added once.
+    assert caps.model("gpt-image-2") is aioagi.capabilities.model("gpt-image-2")
+    assert [m.name for m in caps.models] == ["gpt-image-2", "gpt-image-2-4k", "flux-2-pro"]
+
+
+@pytest.mark.parametrize("vendor", ["aioagi", "chatbp", "chatfire"])
+def test_the_relays_list_their_image_models(vendor: str, fakes, client: httpx.Client) -> None:
+    env: Env = make_env(vendor, fakes, client)
+    env.fake.extra_models = ["flux-2-pro"]
+
+    listed = listed_image_models(env.adapter, env.conn())
+
+    assert listed == [*env.fake.models, "flux-2-pro"]  # no chat models
+    assert [(r.method, r.path, r.key) for r in env.fake.requests] == [("GET", "/v1/models", KEY)]
+
+
+def test_vendors_without_a_list_and_failed_lists_give_none(fakes, client: httpx.Client) -> None:
+    lemon = make_env("lemondata", fakes, client)
+    assert listed_image_models(lemon.adapter, lemon.conn()) is None
+    assert lemon.fake.requests == []
+    aioagi = make_env("aioagi", fakes, client)
+    assert listed_image_models(aioagi.adapter, aioagi.conn(key="sk-unknown-000000")) is None
+
+
+def test_a_listed_model_generates_with_that_key(vendor_settings, fakes, client) -> None:
+    class Key:
+        discovered_models = ["flux-2-pro"]
+
+    env = make_env("chatbp", fakes, client)
+    env.fake.extra_models = ["flux-2-pro"]
+    vendor_settings.STUDIO_DISCOVER_MODELS = False
+    assert get_adapter("chatbp", Key()).capabilities.model("flux-2-pro") is None
+
+    vendor_settings.STUDIO_DISCOVER_MODELS = True
+    adapter = get_adapter("chatbp", Key())
+    request_ = req("flux-2-pro", "1792x1024")
+    assert adapter.validate(request_) == {}
+    result = finish(adapter, env.conn(), adapter.submit(env.conn(), request_))
+
+    assert isinstance(result, Finished), result
+    assert ADAPTERS["chatbp"].capabilities.model("flux-2-pro") is None  # per key only

@@ -356,3 +356,30 @@ def test_an_earlier_jobs_free_size_comes_back_as_a_custom_size(alice_client, ali
     initial = r.context["form"].initial
     assert (initial["size"], initial["width"], initial["height"]) == ("custom", 2048, 1152)
     assert b'value="2048"' in r.content
+
+
+# --- models a key's vendor lists ---------------------------------------------------------------
+
+
+def test_a_keys_listed_models_are_offered_with_that_key_only(alice_client, alice, settings):
+    listed = key(alice, "chatbp", "listed")
+    listed.discovered_models = ["flux-2-pro", "dall-e-3"]
+    listed.save()
+    other = key(alice, "chatbp", "other")
+    settings.STUDIO_VENDOR_URLS = {"chatbp": "https://relay.example.com"}
+
+    def models(credential) -> list[str]:
+        r = alice_client.get("/generate/form/", {"key": credential.pk}, **HTMX)
+        return [name for name, _label in r.context["form"].fields["model"].choices]
+
+    settings.STUDIO_DISCOVER_MODELS = False
+    assert models(listed) == ["dall-e-3", "gpt-image-1"]
+    r = post(alice_client, key=listed.pk, model="flux-2-pro")
+    assert "model" in r.context["form"].errors
+
+    settings.STUDIO_DISCOVER_MODELS = True
+    assert models(listed) == ["dall-e-3", "gpt-image-1", "flux-2-pro"]
+    assert models(other) == ["dall-e-3", "gpt-image-1"]
+    r = post(alice_client, key=listed.pk, model="flux-2-pro", size="1792x1024")
+    assert r.status_code == 302
+    assert Generation.objects.get().model == "flux-2-pro"
