@@ -121,7 +121,8 @@ def submit(generation_id: int) -> None:
     if problem:
         fail(generation, Status.SUBMITTING, ErrorCode.BAD_CREDENTIAL, problem)
         return
-    adapter = get_adapter(generation.vendor)
+    # With the key's listed models: submit() validates the request again.
+    adapter = get_adapter(generation.vendor, generation.credential)
     wait = ratelimit.try_acquire(bucket_for(generation), *rate_limit_of(adapter))
     if wait:
         defer(generation, Status.SUBMITTING, wait)

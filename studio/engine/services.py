@@ -43,7 +43,7 @@ def create_generation(
         raise ValidationError({"credential": "Choose one of your keys."})
     if credential is not None and (credential.vendor != vendor or credential.revoked_at):
         raise ValidationError({"credential": "This key cannot be used for this vendor."})
-    adapter = get_adapter(vendor)
+    adapter = get_adapter(vendor, credential)
     if (
         references
         and adapter.capabilities.reference_mode == "url"

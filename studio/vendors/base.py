@@ -132,6 +132,87 @@ class Verification:
     unit: str | None = None
 
 
+_SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
+
+
+def parse_size(value: Any) -> tuple[int, int] | None:
+    """(width, height) from a "WxH" size such as "2048x1152"; None for anything else."""
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if not match or not int(match[1]) or not int(match[2]):
+        return None
+    return int(match[1]), int(match[2])
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The free "WxH" sizes a model takes besides its presets: every limit that is set holds.
+
+    Operators write one as a dict in STUDIO_VENDOR_MODELS, e.g. `"size_rule": {"multiple_of":
+    64, "max_edge": 2048}`."""
+
+    multiple_of: int = 1
+    max_edge: int | None = None
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_aspect: float | None = None  # long side ÷ short side
+
+    def __post_init__(self) -> None:
+        for name in ("multiple_of", "max_edge", "min_pixels", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"Bad size rule: {name} must be a whole number ≥ 1, not {value!r}")
+        aspect = self.max_aspect
+        if aspect is not None and (
+            not isinstance(aspect, int | float) or isinstance(aspect, bool) or aspect < 1
+        ):
+            raise ValueError(f"Bad size rule: max_aspect must be a number ≥ 1, not {aspect!r}")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SizeRule:
+        if not isinstance(data, dict) or set(data) - set(cls.__dataclass_fields__):
+            raise ValueError(
+                f"Bad size rule {data!r}: a dict with keys from {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**data)
+
+    def broken(self, width: int, height: int) -> str | None:
+        """The name of the first limit that width × height breaks, or None when all hold."""
+        long, short = max(width, height), min(width, height)
+        if width % self.multiple_of or height % self.multiple_of:
+            return "multiple_of"
+        if self.max_edge is not None and long > self.max_edge:
+            return "max_edge"
+        if self.min_pixels is not None and width * height < self.min_pixels:
+            return "min_pixels"
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            return "max_pixels"
+        if self.max_aspect is not None and long > short * self.max_aspect:
+            return "max_aspect"
+        return None
+
+    def message(self, limit: str) -> str:
+        """An English sentence naming the broken limit (the web form has translated ones)."""
+        value = getattr(self, limit)
+        if limit == "multiple_of":
+            return f"Width and height must be multiples of {value}."
+        if limit == "max_edge":
+            return f"The longest side can be at most {value:,} pixels."
+        if limit == "min_pixels":
+            return f"The image needs at least {value:,} pixels (width × height)."
+        if limit == "max_pixels":
+            return f"The image can have at most {value:,} pixels (width × height)."
+        return f"The long side can be at most {value:g} times the short side ({value:g}:1)."
+
+
+# gpt-image-2 on any relay. Source: docs.aiandgpu.com, gpt-image-2 image-edit page (free sizes:
+# multiples of 16, longest edge ≤ 3840, 655,360–8,294,400 pixels, aspect ≤ 3:1).
+GPT_IMAGE_2_SIZES = SizeRule(
+    multiple_of=16, max_edge=3840, min_pixels=655_360, max_pixels=8_294_400, max_aspect=3.0
+)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -144,10 +225,17 @@ class ModelSpec:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sync: bool = False
     max_references: int = 0
+    # Free "WxH" sizes besides the presets in `sizes`; None: only the presets.
+    size_rule: SizeRule | None = None
+
+    def __post_init__(self) -> None:
+        if self.size_rule is not None and self.size_param != "size":
+            raise ValueError(f"Model {self.name!r}: a size_rule needs size_param 'size'")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        """Build a spec from an operator's settings entry (lists become tuples)."""
+        """Build a spec from an operator's settings entry (lists become tuples, a size_rule
+        dict a SizeRule)."""
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown or "name" not in data:
             raise ValueError(f"Bad model entry {data!r}: needs 'name', unknown keys {unknown}")
@@ -157,7 +245,26 @@ class ModelSpec:
             if key in values:
                 values[key] = tuple(values[key])
         values["choices"] = {k: tuple(v) for k, v in values.get("choices", {}).items()}
+        if values.get("size_rule") is not None and not isinstance(values["size_rule"], SizeRule):
+            values["size_rule"] = SizeRule.from_dict(values["size_rule"])
         return cls(**values)
+
+    def size_error(self, value: Any) -> str | None:
+        """None when `value` is one of the presets or a "WxH" the size rule allows; otherwise
+        an English sentence saying what is wrong."""
+        if value in self.sizes:
+            return None
+        presets = ", ".join(self.sizes)
+        if self.size_rule is None:
+            return f"Choose one of: {presets}."
+        size = parse_size(value)
+        if size is None:
+            example = "the size as WIDTHxHEIGHT, e.g. 2048x1152"
+            return (
+                f"Choose one of: {presets}, or write {example}." if presets else f"Write {example}."
+            )
+        broken = self.size_rule.broken(*size)
+        return self.size_rule.message(broken) if broken else None
 
 
 @dataclass(frozen=True)
@@ -625,6 +732,9 @@ class Adapter:
     poll_max: ClassVar[float] = 30.0
     # Read timeout for synchronous generations; `conn.options["read_timeout"]` overrides it.
     sync_read_timeout: ClassVar[float] = 180.0
+    # Where a key lists the models it may use (new-api relays: GET /v1/models); None: nowhere.
+    # Read by studio.vendors.catalogue when the operator turns on STUDIO_DISCOVER_MODELS.
+    models_path: ClassVar[str | None] = None
     capabilities: Capabilities
 
     def __init__(self, extra_models: Iterable[ModelSpec | dict] = ()) -> None:
@@ -655,8 +765,8 @@ class Adapter:
         if spec.size_param:
             allowed.add(spec.size_param)
             size = params.get(spec.size_param)
-            if size is not None and size not in spec.sizes:
-                errors[spec.size_param] = f"Choose one of: {', '.join(spec.sizes)}."
+            if size is not None and (problem := spec.size_error(size)):
+                errors[spec.size_param] = problem
         if "output_format" in spec.choices:
             allowed.add("output_compression")
         for name in sorted(set(params) - allowed):

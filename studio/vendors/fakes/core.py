@@ -544,7 +544,12 @@ class RelayFake(FakeServer):
     price = Decimal("0.04")
     policy_message = "Your request was rejected as a result of our safety system."
     models: ClassVar[tuple[str, ...]] = ()
-    settable = FakeServer.settable | {"billing", "quota_display_type"}
+    # new-api lists `supported_endpoint_types` with each model; image models usually lead with
+    # "image-generation" (new-api common/endpoint_type.go).
+    image_endpoint_types: ClassVar[tuple[str, ...]] = ("image-generation", "openai")
+    # Relays sell chat models too: /v1/models lists them beside the image models.
+    chat_models: ClassVar[tuple[str, ...]] = ("gpt-4o-mini", "deepseek-chat")
+    settable = FakeServer.settable | {"billing", "extra_models", "quota_display_type"}
     # new-api behaviours shared by the relays: a used-up key is refused with HTTP 401 by the
     # token check itself, on every route (middleware TokenAuth).
     variants: ClassVar[tuple[str, ...]] = ("newapi_401_exhausted",)
@@ -554,6 +559,11 @@ class RelayFake(FakeServer):
         self.billing = billing
         # What the relay's public /api/status says: "USD", "CNY", "TOKENS", or None (no route).
         self.quota_display_type: str | None = None
+        # Image models this relay also offers (listed and accepted), e.g. ["flux-2-pro"].
+        self.extra_models: list[str] = []
+
+    def offers(self, model: Any) -> bool:
+        return model in self.models or model in self.extra_models
 
     def relay_routes(self) -> list[Route]:
         return [
@@ -662,7 +672,17 @@ class RelayFake(FakeServer):
         return Reply(200, {"object": "list", "total_usage": self.keys[req.key or ""].used * 100})
 
     def list_models(self, req: Request) -> Reply:
-        data = [{"id": m, "object": "model", "owned_by": self.vendor} for m in self.models]
+        def item(model: str, types: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                "id": model,
+                "object": "model",
+                "owned_by": self.vendor,
+                "supported_endpoint_types": list(types),
+            }
+
+        images = (*self.models, *self.extra_models)
+        data = [item(m, self.image_endpoint_types) for m in images]
+        data += [item(m, ("openai",)) for m in self.chat_models]
         return Reply(200, {"object": "list", "data": data})
 
 
@@ -672,6 +692,22 @@ def retry_after_headers(scenario: str | None, wait: float = 7.0) -> dict[str, st
     if scenario == "429_date":
         return {"Retry-After": formatdate(time.time() + wait, usegmt=True)}
     return {}
+
+
+def gpt_image_2_size_ok(value: Any) -> bool:
+    """gpt-image-2's free sizes on any relay (docs.aiandgpu.com, image-edit page): "WxH",
+    multiples of 16, longest edge ≤ 3840, 655,360–8,294,400 pixels, aspect ≤ 3:1."""
+    found = re.fullmatch(r"(\d+)x(\d+)", value) if isinstance(value, str) else None
+    if not found:
+        return False
+    width, height = int(found[1]), int(found[2])
+    return (
+        width % 16 == 0
+        and height % 16 == 0
+        and max(width, height) <= 3840
+        and 655_360 <= width * height <= 8_294_400
+        and max(width, height) <= 3 * min(width, height)
+    )
 
 
 def size_of(value: Any, default: str = "1024x1024") -> tuple[int, int]:
