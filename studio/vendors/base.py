@@ -12,7 +12,7 @@ import email.utils
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -188,19 +188,58 @@ _KEYLIKE = re.compile(r"\b(?:sk|mt)-[A-Za-z0-9_\-]{6,}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\s]+")
 
 
+# A vendor may quote only part of a key (its message was cut, or it shows a prefix): any run
+# of this many characters of a secret is as good as the secret, so it goes too.
+SECRET_RUN = 12
+
+
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the secrets, whole or any run of SECRET_RUN of their characters, and
+    without Bearer tokens or key-shaped words. The one rule for every text kept from a vendor
+    (raw replies, messages, the ledger, the vault's status messages)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+            text = _redact_runs(text.replace(secret, REDACTED), secret)
     text = _BEARER.sub(f"Bearer {REDACTED}", text)
     return _KEYLIKE.sub(REDACTED, text)
 
 
+def _redact_runs(text: str, secret: str) -> str:
+    spans = []
+    for i in range(len(secret) - SECRET_RUN + 1):
+        run = secret[i : i + SECRET_RUN]
+        at = text.find(run)
+        while at != -1:
+            spans.append((at, at + SECRET_RUN))
+            at = text.find(run, at + 1)
+    if not spans:
+        return text
+    # Overlapping windows of one echoed fragment become a single [redacted].
+    parts, end = [], 0
+    for start, stop in sorted(spans):
+        if start > end or not parts:
+            parts += [text[end:start], REDACTED]
+        end = max(end, stop)
+    return "".join(parts) + text[end:]
+
+
+def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = 500) -> str:
+    """The first `limit` characters of a vendor's text, scrubbed *before* the cut: a key that
+    straddles the cut is still whole (and found) when scrub looks at it.
+
+    Only a window is scrubbed, as a reply may be megabytes long: it holds any secret that
+    starts before the cut, with room for a Bearer token or key-shaped word across it."""
+    secrets = tuple(secrets)
+    longest = max((len(s) for s in secrets if s), default=0)
+    return scrub(text[: limit + longest + 100], secrets)[:limit]
+
+
 def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = None) -> Any:
-    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed."""
+    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed,
+    in object keys as well as values (a vendor may echo a key as `{"sk-…": …}`)."""
     secrets = tuple(secrets)
     if isinstance(value, dict):
-        return {k: clean_raw(v, secrets, k) for k, v in value.items()}
+        return {scrub(str(k), secrets): clean_raw(v, secrets, k) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_raw(v, secrets) for v in value]
     if isinstance(value, str):
@@ -209,6 +248,22 @@ def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = 
             return f"<base64 {len(value)} chars>"
         return scrub(value, secrets)
     return value
+
+
+def scrubbed(result: Any, secrets: Iterable[str | None]) -> Any:
+    """A result with every vendor text the engine keeps scrubbed: the raw reply, the error
+    message, and the usage the ledger stores. Adapters build these from many places; this is
+    the one door they all leave by."""
+    secrets = tuple(secrets)
+    changes: dict[str, Any] = {}
+    if getattr(result, "raw", None) is not None:
+        changes["raw"] = clean_raw(result.raw, secrets)
+    spend = getattr(result, "spend", None)
+    if spend is not None and spend.tokens:
+        changes["spend"] = replace(spend, tokens=clean_raw(spend.tokens, secrets))
+    if isinstance(result, Failed):
+        changes["error"] = replace(result.error, message=scrub(result.error.message, secrets))
+    return replace(result, **changes) if changes else result
 
 
 def decode_b64(text: str) -> bytes:
@@ -512,7 +567,7 @@ class Call:
             body = None
             self.raw = {
                 "http_status": resp.status_code,
-                "text": scrub(resp.text[:500], self.secrets),
+                "text": excerpt(resp.text, self.secrets),
             }
         else:
             self.raw = self.clean(body)
@@ -693,9 +748,10 @@ class Adapter:
 
     def _guard(self, call: Call, work: Callable[[], Any]) -> Any:
         try:
-            return work()
+            result = work()
         except VendorFailure as failure:
-            return Failed(failure.error, None, failure.raw or call.raw)
+            result = Failed(failure.error, None, failure.raw or call.raw)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
             # A reply of the wrong shape: the vendor's words are in call.raw for support.
-            return Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+            result = Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+        return scrubbed(result, call.secrets)

@@ -33,9 +33,21 @@ from PIL import Image
 from studio.vendors.demo import render_png
 
 # Replace the vendor's answer: the request is not processed.
-PRE_SCENARIOS = ("echo_auth", "429", "429_seconds", "429_date", "500", "502_html", "invalid_params")
+PRE_SCENARIOS = (
+    "echo_auth",
+    "echo_key_fragment",
+    "echo_text_straddling_cut",
+    "429",
+    "429_seconds",
+    "429_date",
+    "500",
+    "502_html",
+    "invalid_params",
+)
 # The request is processed (and charged), then the answer goes wrong.
-POST_SCENARIOS = ("read_timeout", "disconnect", "malformed")
+POST_SCENARIOS = ("read_timeout", "disconnect", "malformed", "echo_key_as_object_key")
+# Where the plain-text echo puts the key: across the 500 characters the studio keeps of a reply.
+STRADDLE_AT = 484
 # The generation itself turns out a particular way.
 OUTCOMES = ("content_policy", "no_images", "unknown_status", "b64")
 SCENARIOS = PRE_SCENARIOS + POST_SCENARIOS + OUTCOMES
@@ -390,6 +402,13 @@ class FakeServer:
             reply = Reply(
                 200, b'{"task_id": "t-1", "status": "pend', content_type="application/json"
             )
+        elif req.scenario == "echo_key_as_object_key" and isinstance(reply.body, dict):
+            # The answer filed under the caller's key, at the top and in the usage the studio
+            # copies to its ledger: object keys must be scrubbed as well as values.
+            key = req.key or ""
+            reply.body = {**reply.body, key: {"key": key}}
+            if isinstance(reply.body.get("usage"), dict):
+                reply.body["usage"] = {**reply.body["usage"], key: key}
         return reply
 
     def _match(self, req: Request) -> tuple[Route | None, dict[str, str]]:
@@ -419,6 +438,17 @@ class FakeServer:
             reply.body["error"]["message"] = f"Invalid credentials: {req.authorization}"
             reply.body["request_headers"] = {"Authorization": req.authorization}
             return reply
+        if scenario == "echo_key_fragment":
+            # Part of the key, as a cut message or a "sk-ab…wxyz" hint would show it.
+            reply = self.unauthorized(req)
+            key = req.key or ""
+            reply.body["error"]["message"] = f"Invalid credentials {key[:16]}…"
+            reply.body["key_hint"] = f"…{key[-16:]}"
+            return reply
+        if scenario == "echo_text_straddling_cut":
+            # A proxy's plain-text page quoting the request, the key across the studio's cut.
+            text = "Upstream refused the request ".ljust(STRADDLE_AT, ".") + f"{req.key} end"
+            return Reply(502, text, content_type="text/plain")
         if scenario.startswith("429"):
             return self.rate_limited(7.0, scenario)
         if scenario == "500":
