@@ -7,10 +7,12 @@ network trouble: they return `Failed` with a message that is safe to show and st
 
 from __future__ import annotations
 
-import base64
+import binascii
 import email.utils
+import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -90,6 +92,9 @@ class Connection:
     client: httpx.Client
     extra_secret: str | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # The largest image the studio keeps (settings.STUDIO_MAX_DOWNLOAD_BYTES): sizes the byte
+    # cap on replies that carry images inline as base64.
+    max_image_bytes: int = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,9 @@ def scrubbed(result: Any, secrets: Iterable[str | None]) -> Any:
 def decode_b64(text: str) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
-    return base64.b64decode(text, validate=False)
+    # binascii reads an ASCII str in place; base64.b64decode would first copy it to bytes,
+    # a third copy of an image that may be tens of megabytes.
+    return binascii.a2b_base64(text)
 
 
 def sniff_content_type(data: bytes) -> str | None:
@@ -513,6 +520,81 @@ def no_images(label: str) -> VendorError:
     )
 
 
+# --- reading replies -------------------------------------------------------------------------
+
+# Replies without images (errors, task states, key checks) are a few kilobytes; 2 MB is ample.
+CONTROL_REPLY_BYTES = 2_000_000
+
+
+def image_reply_bytes(images: int, max_image_bytes: int) -> int:
+    """The cap on a reply that may carry `images` images inline: each the largest image the
+    studio keeps, as base64 (4 characters for 3 bytes), plus room for the JSON around them."""
+    return images * (max_image_bytes * 4 // 3 + 4) + CONTROL_REPLY_BYTES
+
+
+class ReplyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_capped(resp: httpx.Response, limit: int) -> bytearray:
+    """A streamed reply's body, refused (ReplyTooLarge) as soon as it passes `limit` bytes.
+
+    Bytes are counted as they come off the wire (`iter_raw`), and again after inflating when a
+    vendor compresses although asked not to, so neither a huge reply nor a small gzip bomb can
+    fill the worker's memory before the count stops it.
+    """
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLarge(limit)
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding in ("gzip", "deflate") else None
+    if resp.is_stream_consumed:
+        # httpx.MockTransport hands over a body already read and decoded: nothing to stream.
+        chunks, inflate = [resp.content], None
+    else:
+        chunks = resp.iter_raw()
+    body = bytearray()
+    for chunk in chunks:
+        if inflate is not None:
+            chunk = inflate.decompress(chunk, limit + 1 - len(body))
+        body += chunk
+        if len(body) > limit:
+            raise ReplyTooLarge(limit)
+    return body
+
+
+def reply_text(content: bytearray, charset: str | None) -> str:
+    """The body as text: UTF-8 (what JSON is), else its declared charset. Empties `content`,
+    so that a large reply is not held as bytes and as text at once."""
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        try:
+            text = content.decode(charset or "utf-8", "replace")
+        except LookupError:
+            text = content.decode("utf-8", "replace")
+    content.clear()
+    return text
+
+
+def reply_too_large(stage: str, label: str, limit: int) -> VendorError:
+    size = f"{label} sent a reply larger than {max(1, round(limit / 1_000_000))} MB"
+    if stage == "submit":
+        return VendorError(
+            ErrorCode.UNEXPECTED_RESPONSE,
+            f"{size}, more than the studio reads for this request, so it was not read. It may "
+            f"have charged for the images: check your {label} account.",
+            may_have_charged=True,
+        )
+    # Not retryable: asking again would most likely fetch the same oversized reply each time.
+    return VendorError(
+        ErrorCode.UNEXPECTED_RESPONSE,
+        f"{size}, more than the studio reads, so it stopped asking about this job.",
+    )
+
+
 class VendorFailure(Exception):
     """Raised inside adapters to end a call with `Failed`; never escapes `Adapter`."""
 
@@ -530,10 +612,18 @@ class Call:
     conn: Connection
     stage: Literal["submit", "poll", "verify"]
     raw: dict | None = None
+    # How many images a reply to this call may carry inline as base64: sizes its byte cap.
+    images: int = 0
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
         return (self.conn.api_key, self.conn.extra_secret) if self.conn else ()
+
+    @property
+    def reply_limit(self) -> int:
+        if not self.images:
+            return CONTROL_REPLY_BYTES
+        return image_reply_bytes(self.images, self.conn.max_image_bytes)
 
     def request(
         self,
@@ -549,7 +639,11 @@ class Call:
             raise VendorFailure(
                 VendorError(ErrorCode.VENDOR_UNAVAILABLE, f"No base URL is set for {label}.")
             )
-        headers = {"Authorization": f"Bearer {token or self.conn.api_key}"}
+        headers = {
+            "Authorization": f"Bearer {token or self.conn.api_key}",
+            # The bytes as they are, so that the cap counts what this process will hold.
+            "Accept-Encoding": "identity",
+        }
         if read_timeout is not None:
             timeout = self.conn.client.timeout
             kwargs["timeout"] = httpx.Timeout(
@@ -558,24 +652,40 @@ class Call:
         absolute = path.startswith(("http://", "https://"))
         url = path if absolute else join_url(self.conn.base_url, path)
         try:
-            resp = self.conn.client.request(method, url, headers=headers, **kwargs)
+            # Streamed: `client.request` would read any size of reply into memory, twice over.
+            with self.conn.client.stream(method, url, headers=headers, **kwargs) as resp:
+                limit = self.reply_limit if resp.is_success else CONTROL_REPLY_BYTES
+                content = read_capped(resp, limit)
         except httpx.TransportError as exc:
             raise VendorFailure(transport_error(exc, self.stage, label)) from None
+        except ReplyTooLarge as exc:
+            self.raw = {"http_status": resp.status_code, "text": f"(over {exc.limit} bytes)"}
+            raise VendorFailure(reply_too_large(self.stage, label, exc.limit), self.raw) from None
+        except zlib.error:
+            content = bytearray()  # compressed, though we asked not to, and corrupt: unreadable
+        # An error reply is small (CONTROL_REPLY_BYTES): keep its bytes for the error mapping.
+        error_body = None if resp.is_success else bytes(content)
+        text = reply_text(content, resp.charset_encoding)
         try:
-            body = resp.json()
+            body = json.loads(text)
         except ValueError:
             body = None
-            self.raw = {
-                "http_status": resp.status_code,
-                "text": excerpt(resp.text, self.secrets),
-            }
+            self.raw = {"http_status": resp.status_code, "text": excerpt(text, self.secrets)}
         else:
             self.raw = self.clean(body)
-        if not resp.is_success:
+        if error_body is not None:
+            # The error mapping reads a reply as httpx would have: the same headers, and the
+            # body already inflated, so without the headers that describe the wire encoding.
+            skip = ("content-encoding", "content-length", "transfer-encoding")
+            headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in skip]
+            read = httpx.Response(
+                resp.status_code, headers=headers, content=error_body, request=resp.request
+            )
             raise VendorFailure(
-                error_from_response(resp, stage=self.stage, label=label, secrets=self.secrets),
+                error_from_response(read, stage=self.stage, label=label, secrets=self.secrets),
                 self.raw,
             )
+        del text  # from here on only the parsed body is needed
         if body is None:
             raise VendorFailure(unexpected_reply(self.stage, label), self.raw)
         return body
@@ -681,13 +791,16 @@ class Adapter:
         if problems:
             text = " ".join(problems.values())
             return Failed(VendorError(ErrorCode.INVALID_PARAMS, text, field=next(iter(problems))))
-        call = Call(self, conn, "submit")
+        call = Call(self, conn, "submit", images=req.params.get("n", 1))
         return self._guard(call, lambda: self.send(call, req))
 
     def poll(
         self, conn: Connection, remote_id: str, poll_url: str | None = None
     ) -> Running | Finished | Failed:
-        call = Call(self, conn, "poll")
+        # A finished task may carry its images inline (lemondata, chatfire), and a poll does not
+        # know the job's n: allow for the most this vendor makes per request.
+        most = max((m.n_max for m in self.capabilities.models), default=1)
+        call = Call(self, conn, "poll", images=most)
         return self._guard(call, lambda: self.fetch(call, remote_id, poll_url))
 
     def verify(self, conn: Connection) -> Verification:

@@ -55,7 +55,7 @@ def _image(item: dict) -> ImageSource:
     if url:
         fmt = item.get("format")
         return ImageSource(url=url, content_type=f"image/{fmt}" if fmt else None, **hints)
-    data = decode_b64(item["b64_json"])
+    data = decode_b64(item.pop("b64_json"))  # pop: release the base64 text once decoded
     return ImageSource(data=data, content_type=sniff_content_type(data), **hints)
 
 

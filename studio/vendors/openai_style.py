@@ -32,7 +32,8 @@ def openai_images(items: Any, content_type: str | None = None) -> list[ImageSour
     images = []
     for item in items or []:
         if item.get("b64_json"):
-            data = decode_b64(item["b64_json"])
+            # pop: each image's base64 text is released as soon as it is decoded.
+            data = decode_b64(item.pop("b64_json"))
             images.append(ImageSource(data=data, content_type=sniff_content_type(data)))
         elif item.get("url"):
             images.append(ImageSource(url=item["url"], content_type=content_type))

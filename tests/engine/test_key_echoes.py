@@ -16,6 +16,7 @@ from studio.models import CreditEntry, Generation
 from studio.vendors.fakes.core import STRADDLE_AT
 from tests.accounts.test_keys_leaks import admin_pages, disguises, response_text
 from tests.engine.conftest import credential, drive
+from tests.vendors.loopback import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Generation.Status
@@ -141,7 +142,8 @@ def test_an_echoed_key_is_stored_nowhere(case, alice, alice_client, start_fake, 
     key = f"k{secrets.token_hex(12)}"
     marker = f"lighthouse-{secrets.token_hex(4)}"
     # A task that is done at once: the echoing poll is the last, so its reply is the one kept.
-    fake = start_fake(vendor, **({"pending_s": 0, "processing_s": 0} if stage == "poll" else {}))
+    fast = {"pending_s": 0, "processing_s": 0} if stage == "poll" else {}
+    fake = start_fake(vendor, port=free_port(), **fast)
     fake.add_key(key)
     setattr(fake, f"next_{stage}", scenario)
     generation = create_generation(

@@ -11,6 +11,7 @@ from studio.vendors import ADAPTERS
 from studio.vendors.base import Connection, Failed, Finished, clean_raw, excerpt, scrub
 from studio.vendors.fakes.core import STRADDLE_AT
 from tests.vendors.conftest import PROFILES
+from tests.vendors.loopback import free_port
 
 # Not key-shaped (no sk- prefix), so only the rule for the credential's own secrets applies.
 SECRET = "k9f3a7c2e1d8b6a4f0c5e9d2"
@@ -47,7 +48,7 @@ def test_an_excerpt_is_scrubbed_before_it_is_cut() -> None:
 
 @pytest.fixture
 def aioagi(fakes, client):
-    fake = fakes("aioagi")
+    fake = fakes("aioagi", port=free_port())
     fake.add_key(SECRET)
     conn = Connection(base_url=fake.url, api_key=SECRET, client=client)
     return fake, conn
