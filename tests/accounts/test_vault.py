@@ -132,7 +132,7 @@ def test_scrub_removes_whole_and_partial_echoes():
     # The same rule as for every vendor text: any run of 12 characters of the key goes.
     assert vault.scrub(f"bad key {KEY[:15]}…", secrets) == "bad key [redacted]…"
     assert vault.scrub(f"bad key …{KEY[-12:]}.", secrets) == "bad key …[redacted]."
-    assert vault.scrub(f"ends {KEY[-11:]}", secrets) == f"ends {KEY[-11:]}"  # too short to tell
+    assert vault.scrub(f"ends {KEY[-11:]}", secrets) == f"ends {KEY[-11:]}"  # 11: under the rule
     assert vault.scrub("plain message", secrets) == "plain message"
 
 

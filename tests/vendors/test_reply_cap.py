@@ -65,9 +65,10 @@ def test_an_image_reply_past_its_cap_fails_the_submit_as_may_have_charged() -> N
 
 
 def test_n_images_may_take_n_times_the_room() -> None:
-    body = images_reply(2, 1_100_000)  # about 2.9 MB: over two-thirds of the cap for n=1
-    single = Scripted(200, fixed(body + b" " * MB), {"Content-Type": "application/json"})
-    double = Scripted(200, fixed(body + b" " * MB), {"Content-Type": "application/json"})
+    # 2.9 MB of base64, 3.9 MB with padding: over the n=1 cap (3.3 MB), under n=2's (4.7 MB).
+    body = images_reply(2, 1_100_000) + b" " * MB
+    single = Scripted(200, fixed(body), {"Content-Type": "application/json"})
+    double = Scripted(200, fixed(body), {"Content-Type": "application/json"})
     with Loopback(single, double) as server:
         assert isinstance(submit(server, n=1), Failed)
         result = submit(server, n=2)
