@@ -36,6 +36,7 @@ from accounts.models import Credential, CredentialEvent, record_event
 from studio import vendors
 from studio.vendors import catalogue
 from studio.vendors.base import Connection, Verification
+from studio.vendors.base import scrub as vendor_scrub
 
 logger = logging.getLogger(__name__)
 
@@ -186,17 +187,11 @@ def decrypt_credential(credential: Credential) -> VendorSecrets:
 
 @sensitive_variables()
 def scrub(text: str, secrets: VendorSecrets | None) -> str:
-    """`text` (e.g. a vendor's error message) without the secrets, even partly echoed."""
+    """`text` (e.g. a vendor's error message) without the secrets, even partly echoed, by the
+    same rule as every other vendor text (studio.vendors.base.scrub), then cut to size."""
     text = (text or "").strip()
-    if secrets is None:
-        return text[:250]
-    for secret in (secrets.api_key, secrets.extra_secret):
-        if not secret:
-            continue
-        text = text.replace(secret, "[hidden]")
-        # Any run of 12 characters of a secret left over (a truncated echo) drops the text.
-        if any(secret[i : i + 12] in text for i in range(max(len(secret) - 11, 0))):
-            return _("(The vendor's message quoted the key and was not kept.)")
+    if secrets is not None:
+        text = vendor_scrub(text, (secrets.api_key, secrets.extra_secret))
     return text[:250]
 
 

@@ -76,6 +76,7 @@ def connection_for(generation: Generation, client: httpx.Client) -> Connection:
         extra_secret=secrets.extra_secret,
         client=client,
         options=options,
+        max_image_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES,
     )
 
 

@@ -7,12 +7,14 @@ network trouble: they return `Failed` with a message that is safe to show and st
 
 from __future__ import annotations
 
-import base64
+import binascii
 import email.utils
+import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -90,6 +92,9 @@ class Connection:
     client: httpx.Client
     extra_secret: str | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # The largest image the studio keeps (settings.STUDIO_MAX_DOWNLOAD_BYTES): sizes the byte
+    # cap on replies that carry images inline as base64.
+    max_image_bytes: int = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -295,19 +300,58 @@ _KEYLIKE = re.compile(r"\b(?:sk|mt)-[A-Za-z0-9_\-]{6,}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\s]+")
 
 
+# A vendor may quote only part of a key (its message was cut, or it shows a prefix): any run
+# of this many characters of a secret is as good as the secret, so it goes too.
+SECRET_RUN = 12
+
+
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the secrets, whole or any run of SECRET_RUN of their characters, and
+    without Bearer tokens or key-shaped words. The one rule for every text kept from a vendor
+    (raw replies, messages, the ledger, the vault's status messages)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+            text = _redact_runs(text.replace(secret, REDACTED), secret)
     text = _BEARER.sub(f"Bearer {REDACTED}", text)
     return _KEYLIKE.sub(REDACTED, text)
 
 
+def _redact_runs(text: str, secret: str) -> str:
+    spans = []
+    for i in range(len(secret) - SECRET_RUN + 1):
+        run = secret[i : i + SECRET_RUN]
+        at = text.find(run)
+        while at != -1:
+            spans.append((at, at + SECRET_RUN))
+            at = text.find(run, at + 1)
+    if not spans:
+        return text
+    # Overlapping windows of one echoed fragment become a single [redacted].
+    parts, end = [], 0
+    for start, stop in sorted(spans):
+        if start > end or not parts:
+            parts += [text[end:start], REDACTED]
+        end = max(end, stop)
+    return "".join(parts) + text[end:]
+
+
+def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = 500) -> str:
+    """The first `limit` characters of a vendor's text, scrubbed *before* the cut: a key that
+    straddles the cut is still whole (and found) when scrub looks at it.
+
+    Only a window is scrubbed, as a reply may be megabytes long: it holds any secret that
+    starts before the cut, with room for a Bearer token or key-shaped word across it."""
+    secrets = tuple(secrets)
+    longest = max((len(s) for s in secrets if s), default=0)
+    return scrub(text[: limit + longest + 100], secrets)[:limit]
+
+
 def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = None) -> Any:
-    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed."""
+    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed,
+    in object keys as well as values (a vendor may echo a key as `{"sk-…": …}`)."""
     secrets = tuple(secrets)
     if isinstance(value, dict):
-        return {k: clean_raw(v, secrets, k) for k, v in value.items()}
+        return {scrub(str(k), secrets): clean_raw(v, secrets, k) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_raw(v, secrets) for v in value]
     if isinstance(value, str):
@@ -318,10 +362,28 @@ def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = 
     return value
 
 
+def scrubbed(result: Any, secrets: Iterable[str | None]) -> Any:
+    """A result with every vendor text the engine keeps scrubbed: the raw reply, the error
+    message, and the usage the ledger stores. Adapters build these from many places; this is
+    the one door they all leave by."""
+    secrets = tuple(secrets)
+    changes: dict[str, Any] = {}
+    if getattr(result, "raw", None) is not None:
+        changes["raw"] = clean_raw(result.raw, secrets)
+    spend = getattr(result, "spend", None)
+    if spend is not None and spend.tokens:
+        changes["spend"] = replace(spend, tokens=clean_raw(spend.tokens, secrets))
+    if isinstance(result, Failed):
+        changes["error"] = replace(result.error, message=scrub(result.error.message, secrets))
+    return replace(result, **changes) if changes else result
+
+
 def decode_b64(text: str) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
-    return base64.b64decode(text, validate=False)
+    # binascii reads an ASCII str in place; base64.b64decode would first copy it to bytes,
+    # a third copy of an image that may be tens of megabytes.
+    return binascii.a2b_base64(text)
 
 
 def sniff_content_type(data: bytes) -> str | None:
@@ -619,6 +681,81 @@ def no_images(label: str) -> VendorError:
     )
 
 
+# --- reading replies -------------------------------------------------------------------------
+
+# Replies without images (errors, task states, key checks) are a few kilobytes; 2 MB is ample.
+CONTROL_REPLY_BYTES = 2_000_000
+
+
+def image_reply_bytes(images: int, max_image_bytes: int) -> int:
+    """The cap on a reply that may carry `images` images inline: each the largest image the
+    studio keeps, as base64 (4 characters for 3 bytes), plus room for the JSON around them."""
+    return images * (max_image_bytes * 4 // 3 + 4) + CONTROL_REPLY_BYTES
+
+
+class ReplyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_capped(resp: httpx.Response, limit: int) -> bytearray:
+    """A streamed reply's body, refused (ReplyTooLarge) as soon as it passes `limit` bytes.
+
+    Bytes are counted as they come off the wire (`iter_raw`), and again after inflating when a
+    vendor compresses although asked not to, so neither a huge reply nor a small gzip bomb can
+    fill the worker's memory before the count stops it.
+    """
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLarge(limit)
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding in ("gzip", "deflate") else None
+    if resp.is_stream_consumed:
+        # httpx.MockTransport hands over a body already read and decoded: nothing to stream.
+        chunks, inflate = [resp.content], None
+    else:
+        chunks = resp.iter_raw()
+    body = bytearray()
+    for chunk in chunks:
+        if inflate is not None:
+            chunk = inflate.decompress(chunk, limit + 1 - len(body))
+        body += chunk
+        if len(body) > limit:
+            raise ReplyTooLarge(limit)
+    return body
+
+
+def reply_text(content: bytearray, charset: str | None) -> str:
+    """The body as text: UTF-8 (what JSON is), else its declared charset. Empties `content`,
+    so that a large reply is not held as bytes and as text at once."""
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        try:
+            text = content.decode(charset or "utf-8", "replace")
+        except LookupError:
+            text = content.decode("utf-8", "replace")
+    content.clear()
+    return text
+
+
+def reply_too_large(stage: str, label: str, limit: int) -> VendorError:
+    size = f"{label} sent a reply larger than {max(1, round(limit / 1_000_000))} MB"
+    if stage == "submit":
+        return VendorError(
+            ErrorCode.UNEXPECTED_RESPONSE,
+            f"{size}, more than the studio reads for this request, so it was not read. It may "
+            f"have charged for the images: check your {label} account.",
+            may_have_charged=True,
+        )
+    # Not retryable: asking again would most likely fetch the same oversized reply each time.
+    return VendorError(
+        ErrorCode.UNEXPECTED_RESPONSE,
+        f"{size}, more than the studio reads, so it stopped asking about this job.",
+    )
+
+
 class VendorFailure(Exception):
     """Raised inside adapters to end a call with `Failed`; never escapes `Adapter`."""
 
@@ -636,10 +773,18 @@ class Call:
     conn: Connection
     stage: Literal["submit", "poll", "verify"]
     raw: dict | None = None
+    # How many images a reply to this call may carry inline as base64: sizes its byte cap.
+    images: int = 0
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
         return (self.conn.api_key, self.conn.extra_secret) if self.conn else ()
+
+    @property
+    def reply_limit(self) -> int:
+        if not self.images:
+            return CONTROL_REPLY_BYTES
+        return image_reply_bytes(self.images, self.conn.max_image_bytes)
 
     def request(
         self,
@@ -655,7 +800,11 @@ class Call:
             raise VendorFailure(
                 VendorError(ErrorCode.VENDOR_UNAVAILABLE, f"No base URL is set for {label}.")
             )
-        headers = {"Authorization": f"Bearer {token or self.conn.api_key}"}
+        headers = {
+            "Authorization": f"Bearer {token or self.conn.api_key}",
+            # The bytes as they are, so that the cap counts what this process will hold.
+            "Accept-Encoding": "identity",
+        }
         if read_timeout is not None:
             timeout = self.conn.client.timeout
             kwargs["timeout"] = httpx.Timeout(
@@ -664,24 +813,40 @@ class Call:
         absolute = path.startswith(("http://", "https://"))
         url = path if absolute else join_url(self.conn.base_url, path)
         try:
-            resp = self.conn.client.request(method, url, headers=headers, **kwargs)
+            # Streamed: `client.request` would read any size of reply into memory, twice over.
+            with self.conn.client.stream(method, url, headers=headers, **kwargs) as resp:
+                limit = self.reply_limit if resp.is_success else CONTROL_REPLY_BYTES
+                content = read_capped(resp, limit)
         except httpx.TransportError as exc:
             raise VendorFailure(transport_error(exc, self.stage, label)) from None
+        except ReplyTooLarge as exc:
+            self.raw = {"http_status": resp.status_code, "text": f"(over {exc.limit} bytes)"}
+            raise VendorFailure(reply_too_large(self.stage, label, exc.limit), self.raw) from None
+        except zlib.error:
+            content = bytearray()  # compressed, though we asked not to, and corrupt: unreadable
+        # An error reply is small (CONTROL_REPLY_BYTES): keep its bytes for the error mapping.
+        error_body = None if resp.is_success else bytes(content)
+        text = reply_text(content, resp.charset_encoding)
         try:
-            body = resp.json()
+            body = json.loads(text)
         except ValueError:
             body = None
-            self.raw = {
-                "http_status": resp.status_code,
-                "text": scrub(resp.text[:500], self.secrets),
-            }
+            self.raw = {"http_status": resp.status_code, "text": excerpt(text, self.secrets)}
         else:
             self.raw = self.clean(body)
-        if not resp.is_success:
+        if error_body is not None:
+            # The error mapping reads a reply as httpx would have: the same headers, and the
+            # body already inflated, so without the headers that describe the wire encoding.
+            skip = ("content-encoding", "content-length", "transfer-encoding")
+            headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in skip]
+            read = httpx.Response(
+                resp.status_code, headers=headers, content=error_body, request=resp.request
+            )
             raise VendorFailure(
-                error_from_response(resp, stage=self.stage, label=label, secrets=self.secrets),
+                error_from_response(read, stage=self.stage, label=label, secrets=self.secrets),
                 self.raw,
             )
+        del text  # from here on only the parsed body is needed
         if body is None:
             raise VendorFailure(unexpected_reply(self.stage, label), self.raw)
         return body
@@ -798,13 +963,16 @@ class Adapter:
         if problems:
             text = " ".join(problems.values())
             return Failed(VendorError(ErrorCode.INVALID_PARAMS, text, field=next(iter(problems))))
-        call = Call(self, conn, "submit")
+        call = Call(self, conn, "submit", images=req.params.get("n", 1))
         return self._guard(call, lambda: self.send(call, req))
 
     def poll(
         self, conn: Connection, remote_id: str, poll_url: str | None = None
     ) -> Running | Finished | Failed:
-        call = Call(self, conn, "poll")
+        # A finished task may carry its images inline (lemondata, chatfire), and a poll does not
+        # know the job's n: allow for the most this vendor makes per request.
+        most = max((m.n_max for m in self.capabilities.models), default=1)
+        call = Call(self, conn, "poll", images=most)
         return self._guard(call, lambda: self.fetch(call, remote_id, poll_url))
 
     def verify(self, conn: Connection) -> Verification:
@@ -865,11 +1033,12 @@ class Adapter:
 
     def _guard(self, call: Call, work: Callable[[], Any]) -> Any:
         try:
-            return work()
+            result = work()
         except VendorFailure as failure:
-            return Failed(failure.error, None, failure.raw or call.raw)
+            result = Failed(failure.error, None, failure.raw or call.raw)
         except ReplyNotUnderstood as exc:
-            return Failed(unexpected_reply(call.stage, self.label, str(exc)), None, call.raw)
+            result = Failed(unexpected_reply(call.stage, self.label, str(exc)), None, call.raw)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
             # A reply of the wrong shape: the vendor's words are in call.raw for support.
-            return Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+            result = Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+        return scrubbed(result, call.secrets)

@@ -35,6 +35,8 @@ from studio.vendors.demo import render_png
 # Replace the vendor's answer: the request is not processed.
 PRE_SCENARIOS = (
     "echo_auth",
+    "echo_key_fragment",
+    "echo_text_straddling_cut",
     "429",
     "429_seconds",
     "429_date",
@@ -45,7 +47,9 @@ PRE_SCENARIOS = (
     "model_not_allowed",
 )
 # The request is processed (and charged), then the answer goes wrong.
-POST_SCENARIOS = ("read_timeout", "disconnect", "malformed")
+POST_SCENARIOS = ("read_timeout", "disconnect", "malformed", "echo_key_as_object_key")
+# Where the plain-text echo puts the key: across the 500 characters the studio keeps of a reply.
+STRADDLE_AT = 484
 # The generation itself turns out a particular way. `cancelled` and `expired` end a task
 # without images (VENDORS.md, "What the vendors really send").
 OUTCOMES = ("content_policy", "no_images", "unknown_status", "b64", "cancelled", "expired")
@@ -427,6 +431,13 @@ class FakeServer:
             reply = Reply(
                 200, b'{"task_id": "t-1", "status": "pend', content_type="application/json"
             )
+        elif req.scenario == "echo_key_as_object_key" and isinstance(reply.body, dict):
+            # The answer filed under the caller's key, at the top and in the usage the studio
+            # copies to its ledger: object keys must be scrubbed as well as values.
+            key = req.key or ""
+            reply.body = {**reply.body, key: {"key": key}}
+            if isinstance(reply.body.get("usage"), dict):
+                reply.body["usage"] = {**reply.body["usage"], key: key}
         return reply
 
     def _match(self, req: Request) -> tuple[Route | None, dict[str, str]]:
@@ -459,6 +470,17 @@ class FakeServer:
         if scenario == "429_text":
             # new-api's own limiter: Chinese text, no Retry-After (controller/relay.go).
             return Reply(429, "您已达到请求数限制：1分钟内最多请求10次", content_type="text/plain")
+        if scenario == "echo_key_fragment":
+            # Part of the key, as a cut message or a "sk-ab…wxyz" hint would show it.
+            reply = self.unauthorized(req)
+            key = req.key or ""
+            reply.body["error"]["message"] = f"Invalid credentials {key[:16]}…"
+            reply.body["key_hint"] = f"…{key[-16:]}"
+            return reply
+        if scenario == "echo_text_straddling_cut":
+            # A proxy's plain-text page quoting the request, the key across the studio's cut.
+            text = "Upstream refused the request ".ljust(STRADDLE_AT, ".") + f"{req.key} end"
+            return Reply(502, text, content_type="text/plain")
         if scenario.startswith("429"):
             return self.rate_limited(7.0, scenario)
         if scenario == "model_not_allowed":
