@@ -64,6 +64,9 @@ class Credential(models.Model):
     balance = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     balance_unit = models.CharField(max_length=40, blank=True)
     balance_at = models.DateTimeField(null=True, blank=True)
+    # Image model ids the vendor listed for this key at the last successful check
+    # (STUDIO_DISCOVER_MODELS; studio.vendors.catalogue): offered besides the built-in ones.
+    discovered_models = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

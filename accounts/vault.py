@@ -29,12 +29,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Credential, CredentialEvent, record_event
 from studio import vendors
+from studio.vendors import catalogue
 from studio.vendors.base import Connection, Verification
+from studio.vendors.base import scrub as vendor_scrub
 
 logger = logging.getLogger(__name__)
 
@@ -185,17 +187,11 @@ def decrypt_credential(credential: Credential) -> VendorSecrets:
 
 @sensitive_variables()
 def scrub(text: str, secrets: VendorSecrets | None) -> str:
-    """`text` (e.g. a vendor's error message) without the secrets, even partly echoed."""
+    """`text` (e.g. a vendor's error message) without the secrets, even partly echoed, by the
+    same rule as every other vendor text (studio.vendors.base.scrub), then cut to size."""
     text = (text or "").strip()
-    if secrets is None:
-        return text[:250]
-    for secret in (secrets.api_key, secrets.extra_secret):
-        if not secret:
-            continue
-        text = text.replace(secret, "[hidden]")
-        # Any run of 12 characters of a secret left over (a truncated echo) drops the text.
-        if any(secret[i : i + 12] in text for i in range(max(len(secret) - 11, 0))):
-            return _("(The vendor's message quoted the key and was not kept.)")
+    if secrets is not None:
+        text = vendor_scrub(text, (secrets.api_key, secrets.extra_secret))
     return text[:250]
 
 
@@ -271,6 +267,7 @@ def replace_secrets(
     credential.status_message = ""
     credential.checked_at = credential.verified_at = credential.revoked_at = None
     credential.balance, credential.balance_unit = None, ""
+    credential.discovered_models = []  # the new key may see other models
     credential.save()
     record_event(credential, CredentialEvent.Kind.REPLACED)
     return credential
@@ -326,6 +323,7 @@ def verify_credential(credential: Credential) -> Verification:
     vault's failure: the answer says what happened, in words, without the key.
     """
     secrets = None
+    listed: list[str] | None = None
     try:
         secrets = decrypt_credential(credential)
         base_url = vendors.base_url_for(credential.vendor, mirror=credential.mirror or None)
@@ -344,6 +342,8 @@ def verify_credential(credential: Credential) -> Verification:
                     options={},
                 )
                 result = adapter.verify(conn)
+                if result.status in ("valid", "no_credits") and vendors.discovery_enabled():
+                    listed = catalogue.listed_image_models(adapter, conn)
     except CredentialRevoked as exc:
         return _verification("unknown", str(exc))
     except VaultError as exc:
@@ -362,12 +362,31 @@ def verify_credential(credential: Credential) -> Verification:
     status = result.status if result.status in VERDICTS else "unknown"
     detail = scrub(result.message, secrets)
     message = str(VERDICTS[status]) + (f" {detail}" if detail else "")
-    _record_verification(credential, status, message, result.balance, result.unit)
+    if listed:
+        message += " " + _discovered_sentence(credential.vendor, listed)
+    _record_verification(credential, status, message, result.balance, result.unit, listed)
     return _verification(status, message, result.balance, result.unit)
 
 
+def _discovered_sentence(vendor: str, listed: list[str]) -> str:
+    known = {m.name for m in vendors.get_adapter(vendor).capabilities.models}
+    extra = [name for name in listed if name not in known]
+    if not extra:
+        return _("It lists no image model beyond the studio's own.")
+    return ngettext(
+        "It lists %(count)s more image model, now offered with this key: %(names)s.",
+        "It lists %(count)s more image models, now offered with this key: %(names)s.",
+        len(extra),
+    ) % {"count": len(extra), "names": ", ".join(extra[:5]) + (" …" if len(extra) > 5 else "")}
+
+
 def _record_verification(
-    credential: Credential, status: str, message: str, balance: Decimal | None, unit: str | None
+    credential: Credential,
+    status: str,
+    message: str,
+    balance: Decimal | None,
+    unit: str | None,
+    listed: list[str] | None = None,
 ) -> None:
     now = timezone.now()
     fields: dict = {"status_message": message[:300], "checked_at": now}
@@ -375,6 +394,8 @@ def _record_verification(
         fields.update(status=Credential.Status.VERIFIED, verified_at=now)
         if balance is not None:
             fields.update(balance=balance, balance_unit=(unit or "")[:40], balance_at=now)
+        if listed is not None:
+            fields.update(discovered_models=listed)
     elif status == "invalid_key":
         fields.update(status=Credential.Status.FAILED, balance=None, balance_unit="")
     # "unreachable" and "unknown" say nothing about the key: its status stays.

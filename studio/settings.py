@@ -69,6 +69,22 @@ def envjson(name: str, default):
         raise ImproperlyConfigured(f"{name} must be valid JSON.") from None
 
 
+def vendor_models(name: str) -> dict[str, list[dict]]:
+    """Operator models per vendor, checked now: a typo stops the start, not a user's job."""
+    from studio.vendors.base import ModelSpec
+
+    value = envjson(name, {})
+    if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+        raise ImproperlyConfigured(f'{name} must be JSON like {{"aioagi": [{{"name": …}}]}}.')
+    for vendor, entries in value.items():
+        try:
+            for entry in entries:
+                ModelSpec.from_dict(entry)
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(f"{name}[{vendor!r}]: {exc}") from None
+    return value
+
+
 def dev_secret(path: Path) -> str:
     """A random secret kept in a local file, so that sessions survive a restart in dev."""
     if not path.exists():
@@ -423,8 +439,13 @@ Q_CLUSTER = {
 # Vendor configuration for operators. Base URLs of the vendors (`vendor=url,…`) override the
 # defaults from each adapter; extra models let an operator offer models a vendor added.
 STUDIO_VENDOR_URLS = envmap("STUDIO_VENDOR_URLS")
-# JSON, e.g. {"aioagi": [{"name": "banana", "sizes": ["1024x1024"], "sync": true}]}
-STUDIO_VENDOR_MODELS: dict[str, list[dict]] = envjson("STUDIO_VENDOR_MODELS", {})
+# JSON, e.g. {"aioagi": [{"name": "banana", "sizes": ["1024x1024"], "sync": true}]}; a model
+# may add free sizes with "size_rule": {"multiple_of": 16, "max_edge": 3840, "min_pixels": …,
+# "max_pixels": …, "max_aspect": 3}.
+STUDIO_VENDOR_MODELS: dict[str, list[dict]] = vendor_models("STUDIO_VENDOR_MODELS")
+# Verifying a key also reads the image models its vendor lists (new-api relays' /v1/models) and
+# offers them for that key, with permissive defaults (studio/vendors/catalogue.py).
+STUDIO_DISCOVER_MODELS = envbool("STUDIO_DISCOVER_MODELS", False)
 # JSON per vendor, e.g. {"chatfire": {"poll_path": "/v1/tasks/{task_id}"}}
 STUDIO_VENDOR_OPTIONS: dict[str, dict] = envjson("STUDIO_VENDOR_OPTIONS", {})
 # Minutes a job may take, per vendor, before the studio stops waiting and calls it expired.

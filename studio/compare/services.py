@@ -70,7 +70,7 @@ def targets_for(owner: User) -> list[Target]:
     for credential in Credential.objects.usable().filter(owner=owner).order_by("vendor", "pk"):
         targets += [
             Target(credential, credential.vendor, m.name, str(credential), m.label)
-            for m in engine.capabilities(credential.vendor).models
+            for m in engine.capabilities(credential.vendor, credential).models
         ]
     return targets
 
@@ -130,7 +130,7 @@ class Plan:
 
 
 def takes_references(target: Target, spec: ModelSpec) -> bool:
-    caps = engine.capabilities(target.vendor)
+    caps = engine.capabilities(target.vendor, target.credential)
     needs_public_url = caps.reference_mode == "url" and not settings.STUDIO_PUBLIC_URL
     return "image-to-image" in spec.scenes and spec.max_references > 0 and not needs_public_url
 
@@ -143,7 +143,7 @@ def plan_target(
     quality: str = "",
     references: list[ReferenceImage] = (),
 ) -> Plan:
-    spec = engine.capabilities(target.vendor).model(target.model)
+    spec = engine.capabilities(target.vendor, target.credential).model(target.model)
     if spec is None:
         raise ValueError(f"{target.vendor} has no model {target.model}")
     params: dict = {}
@@ -254,7 +254,7 @@ def rerun_comparison(comparison: Comparison) -> Comparison:
     plans = []
     for column in columns:
         job = column.generation
-        spec = engine.capabilities(column.vendor).model(column.model)
+        spec = engine.capabilities(column.vendor, column.credential).model(column.model)
         if spec is None:
             raise ValidationError(_("A model of this comparison is no longer offered."))
         target = Target(column.credential, column.vendor, column.model, "", spec.label)

@@ -14,6 +14,7 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -75,6 +76,7 @@ def connection_for(generation: Generation, client: httpx.Client) -> Connection:
         extra_secret=secrets.extra_secret,
         client=client,
         options=options,
+        max_image_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES,
     )
 
 
@@ -108,20 +110,29 @@ def credential_problem(generation: Generation) -> str | None:
 
 def submit(generation_id: int) -> None:
     now = timezone.now()
+    # The lease ends at the deadline at the latest: recovery must not wait past it for a worker
+    # that may be dead (past it the job ends anyway, see end_at_deadline).
     claimed = Generation.objects.filter(
         pk=generation_id, status=Status.QUEUED, next_poll_at__isnull=True
-    ).update(status=Status.SUBMITTING, lease_until=now + SUBMIT_LEASE)
+    ).update(status=Status.SUBMITTING, lease_until=Least(F("deadline"), now + SUBMIT_LEASE))
     if not claimed:
         return  # canceled, deferred, or another worker has it
     generation = Generation.objects.select_related("credential").get(pk=generation_id)
     if generation.deadline <= now:
-        fail(generation, Status.SUBMITTING, "expired", expired_message(), status=Status.EXPIRED)
+        fail(
+            generation,
+            Status.SUBMITTING,
+            "expired",
+            expired_message(sent=False),
+            status=Status.EXPIRED,
+        )
         return
     problem = credential_problem(generation)
     if problem:
         fail(generation, Status.SUBMITTING, ErrorCode.BAD_CREDENTIAL, problem)
         return
-    adapter = get_adapter(generation.vendor)
+    # With the key's listed models: submit() validates the request again.
+    adapter = get_adapter(generation.vendor, generation.credential)
     wait = ratelimit.try_acquire(bucket_for(generation), *rate_limit_of(adapter))
     if wait:
         defer(generation, Status.SUBMITTING, wait)
@@ -276,10 +287,44 @@ def handle_submit_failure(generation: Generation, result: Failed) -> None:
 # --- poll -----------------------------------------------------------------------------------
 
 
-def expired_message() -> str:
+def expired_message(sent: bool = True) -> str:
+    if not sent:
+        return (
+            "This job reached its deadline before it was sent to the vendor: nothing was charged."
+        )
     return (
         "The vendor did not finish this job before its deadline, so the studio stopped waiting. "
         "The vendor may still have charged for it."
+    )
+
+
+def end_at_deadline(generation: Generation) -> bool:
+    """Ends a job that is past its deadline, in whatever state before `downloading`.
+
+    A job being submitted is ended too, even if a worker is still waiting on the vendor: it may
+    be dead (killed mid-submit) and nothing can tell. If the paid POST may have left, the job is
+    an unknown outcome and is never sent again. The `where` conditions make the UPDATE itself
+    check `submitted_at`, so a worker that sets it at the same moment cannot be missed."""
+    if generation.status == Status.SUBMITTING and generation.submitted_at is not None:
+        return fail(
+            generation,
+            Status.SUBMITTING,
+            "unknown_outcome",
+            "This job reached its deadline while it was being sent to the vendor. The vendor "
+            "may have received it and charged for it, so it was not sent again: check your "
+            "vendor account, then submit again if needed.",
+            status=Status.UNKNOWN_OUTCOME,
+            may_have_charged=True,
+        )
+    sent = generation.submitted_at is not None
+    return fail(
+        generation,
+        generation.status,
+        "expired",
+        expired_message(sent),
+        status=Status.EXPIRED,
+        may_have_charged=sent,
+        where={"submitted_at__isnull": not sent},
     )
 
 

@@ -24,7 +24,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from studio.engine import jobs, ratelimit, state
+from studio.engine import jobs, ratelimit
 from studio.models import Generation, Lease
 from studio.vendors import get_adapter
 
@@ -67,18 +67,12 @@ def wake_poller() -> None:
 
 
 def expire_overdue(now) -> None:
+    # Downloading jobs are left to finish: the vendor has delivered (docs/engine.md, Deadlines).
     overdue = Generation.objects.filter(
-        status__in=[Status.QUEUED, Status.RUNNING], deadline__lte=now
+        status__in=[Status.QUEUED, Status.SUBMITTING, Status.RUNNING], deadline__lte=now
     ).only("id", "status", "submitted_at")
     for generation in overdue:
-        state.fail(
-            generation,
-            [Status.QUEUED, Status.RUNNING],
-            "expired",
-            jobs.expired_message(),
-            status=Status.EXPIRED,
-            may_have_charged=generation.submitted_at is not None,
-        )
+        jobs.end_at_deadline(generation)
 
 
 def release_deferred_submits(now) -> None:

@@ -14,14 +14,19 @@ Status = Generation.Status
 
 def recover_generations() -> None:
     now = timezone.now()
+    # First end the jobs past their deadline, whatever their state or lease (a submit lease
+    # ends at the deadline, so an overdue submit must not be queued again below).
+    expire_overdue(now)
     stale = Generation.objects.filter(lease_until__lt=now)
 
     for generation in stale.filter(status=Status.SUBMITTING):
         if generation.submitted_at is None:
-            # Died before the POST left: nothing reached the vendor, so submitting is safe.
+            # Died before the POST left: nothing reached the vendor, so submitting is safe. The
+            # UPDATE checks submitted_at itself, in case the worker is alive after all.
             if state.update(
                 generation,
                 Status.SUBMITTING,
+                where={"submitted_at__isnull": True},
                 status=Status.QUEUED,
                 lease_until=now + jobs.QUEUE_GRACE,
                 next_poll_at=None,
@@ -52,7 +57,6 @@ def recover_generations() -> None:
         async_task("studio.engine.tasks.resume_download", pk, task_name=f"resume {pk}")
 
     # Running jobs need no lease: the poller owns them. Make sure it is alive.
-    expire_overdue(now)
     if work_remains():
         wake_poller()
 

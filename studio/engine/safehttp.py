@@ -23,7 +23,57 @@ import httpx
 ALLOWED_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+net = ipaddress.ip_network
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits. `ipaddress` calls most of them
+# global (::7f00:1, ::ffff:0:7f00:1 and 64:ff9b::7f00:1 all hide 127.0.0.1), so each is judged by
+# the IPv4 address inside it. 6to4 (2002::/16) and Teredo (2001::/32) carry theirs elsewhere and
+# are unwrapped by `ipaddress` itself.
+LAST_32_BITS = (
+    net("::/96"),  # IPv4-compatible (deprecated); also holds :: and ::1
+    net("::ffff:0:0/96"),  # IPv4-mapped
+    net("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    net("64:ff9b::/96"),  # NAT64, well-known prefix
+)
+# Every global unicast address the IANA has handed out is in 2000::/3; the rest of the space
+# (64:ff9b:1::/48 local-use NAT64, 100::/64 discard, 5f00::/16 SRv6, fc00::/7, fe80::/10,
+# fec0::/10, ff00::/8, and whatever is assigned later) is not a place to fetch images from.
+GLOBAL_UNICAST = net("2000::/3")
+# Inside 2000::/3, the special-purpose blocks that are not globally reachable (IANA's registry).
+# Listed here rather than left to `ipaddress`, whose tables differ between Python patch releases.
+NOT_GLOBAL = (
+    # IETF protocol assignments (benchmarking, ORCHID…). Its few global exceptions are anycast
+    # and AS112 services, no image host; Teredo (2001::/32) is unwrapped before this list.
+    net("2001::/23"),
+    net("2001:db8::/32"),  # documentation
+    net("3fff::/20"),  # documentation
+)
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 form carries, or None if it carries none."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if any(address in block for block in LAST_32_BITS):
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address.teredo:
+        return list(address.teredo)  # the Teredo server and the client behind it
+    return None
+
+
+def is_public(address: IPAddress) -> bool:
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        return all(is_public(a) for a in inner)
+    if isinstance(address, ipaddress.IPv6Address) and (
+        address not in GLOBAL_UNICAST or any(address in block for block in NOT_GLOBAL)
+    ):
+        return False
+    # is_global is False for private, loopback, link-local (169.254/16, the metadata range),
+    # CGNAT (100.64/10), unspecified and reserved ranges.
+    return address.is_global and not address.is_multicast
 
 
 class DownloadRefused(Exception):
@@ -33,30 +83,6 @@ class DownloadRefused(Exception):
         super().__init__(message)
         # The URL answered as an expired link does: the vendor may hand out a fresh one.
         self.expired = expired
-
-
-def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in an IPv6 form: `ipaddress` calls 64:ff9b::a9fe:a9fe global."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    if address in NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def is_public(address: IPAddress) -> bool:
-    inner = embedded_ipv4(address)
-    if inner is not None:
-        return is_public(inner)
-    # is_global is False for private, loopback, link-local (169.254/16, the metadata range),
-    # CGNAT (100.64/10), unspecified and reserved ranges.
-    return address.is_global and not address.is_multicast
 
 
 class GuardedBackend(httpcore.SyncBackend):

@@ -25,9 +25,10 @@ def deadline_for(vendor: str):
     return timezone.now() + timedelta(minutes=minutes)
 
 
-def capabilities(vendor: str) -> Capabilities:
-    """What `vendor` offers (models, sizes, choices), with the operator's extra models."""
-    return get_adapter(vendor).capabilities
+def capabilities(vendor: str, credential=None) -> Capabilities:
+    """What `vendor` offers (models, sizes, choices) with the operator's extra models, and the
+    models `credential`'s vendor listed for it where discovery is on."""
+    return get_adapter(vendor, credential).capabilities
 
 
 def validate_generation(
@@ -48,7 +49,7 @@ def validate_generation(
         raise ValidationError({"credential": "Choose one of your keys."})
     if credential is not None and (credential.vendor != vendor or credential.revoked_at):
         raise ValidationError({"credential": "This key cannot be used for this vendor."})
-    adapter = get_adapter(vendor)
+    adapter = get_adapter(vendor, credential)
     if (
         references
         and adapter.capabilities.reference_mode == "url"

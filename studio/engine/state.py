@@ -10,10 +10,12 @@ from studio.models import Generation
 Status = Generation.Status
 
 
-def update(generation: Generation, expected, **fields) -> bool:
-    """Moves the job on only if it is still in an expected state; True if this call won."""
+def update(generation: Generation, expected, *, where: dict | None = None, **fields) -> bool:
+    """Moves the job on only if it is still in an expected state (and matches `where`, extra
+    conditions for the same UPDATE); True if this call won."""
     statuses = expected if isinstance(expected, (list, tuple)) else [expected]
-    won = Generation.objects.filter(pk=generation.pk, status__in=statuses).update(**fields) == 1
+    rows = Generation.objects.filter(pk=generation.pk, status__in=statuses, **(where or {}))
+    won = rows.update(**fields) == 1
     if won:
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):

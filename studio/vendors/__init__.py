@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from studio.vendors import catalogue
 from studio.vendors.aioagi import Aioagi
 from studio.vendors.base import Adapter
 from studio.vendors.chatbp import ChatBp
@@ -30,15 +31,25 @@ def _setting(name: str) -> dict[str, Any]:
     return getattr(settings, name, None) or {}
 
 
-def get_adapter(vendor_id: str) -> Adapter:
-    """The adapter for `vendor_id`, with the operator's extra models from STUDIO_VENDOR_MODELS
-    and poll timing from STUDIO_VENDOR_POLL."""
+def discovery_enabled() -> bool:
+    """STUDIO_DISCOVER_MODELS: offer the image models a key's vendor lists (off by default)."""
+    return bool(_setting("STUDIO_DISCOVER_MODELS"))
+
+
+def get_adapter(vendor_id: str, credential: Any = None) -> Adapter:
+    """The adapter for `vendor_id`, with the operator's extra models from STUDIO_VENDOR_MODELS,
+    poll timing from STUDIO_VENDOR_POLL and, given the key a job uses and with discovery on,
+    the models that key's vendor listed (`credential.discovered_models`)."""
     adapter = ADAPTERS[vendor_id]
     extra = _setting("STUDIO_VENDOR_MODELS").get(vendor_id)
     timing = _setting("STUDIO_VENDOR_POLL").get(vendor_id)
-    if not extra and not timing:
+    listed = getattr(credential, "discovered_models", None) if discovery_enabled() else None
+    listed = [m for m in listed if isinstance(m, str)] if isinstance(listed, list) else None
+    if not extra and not timing and not listed:
         return adapter
     adapter = type(adapter)(extra_models=extra or ())
+    if listed:
+        adapter.capabilities = catalogue.with_discovered(adapter, listed)
     if timing:
         # [first wait, backoff factor, longest wait] in seconds, checked by settings.py.
         adapter.poll_interval, adapter.poll_backoff, adapter.poll_max = timing

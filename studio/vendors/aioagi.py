@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from studio.vendors.base import (
+    GPT_IMAGE_2_SIZES,
     Adapter,
     Call,
     Capabilities,
@@ -17,6 +20,8 @@ from studio.vendors.base import (
 )
 from studio.vendors.openai_style import image_api_body, images_result, newapi_check_key, post_edit
 
+# Documented (vendor-docs/aioagi.txt): the presets; free sizes follow the gpt-image-2 rule
+# (docs.aiandgpu.com, see GPT_IMAGE_2_SIZES).
 GPT_IMAGE = ModelSpec(
     name="gpt-image-2",
     label="GPT Image 2",
@@ -33,6 +38,17 @@ GPT_IMAGE = ModelSpec(
     },
     sync=True,
     max_references=16,
+    size_rule=GPT_IMAGE_2_SIZES,
+)
+# Not in the vendor's docs. Source: a public gpt_academic-based project's tests against
+# api.aiearth.dev (its /v1/models lists gpt-image-2-4k; edits sent with size 2048x1152). The
+# presets are the usual 2K/4K ones; everything else as gpt-image-2.
+GPT_IMAGE_4K = replace(
+    GPT_IMAGE,
+    name="gpt-image-2-4k",
+    label="GPT Image 2 (4K)",
+    sizes=("3840x2160", "2160x3840", "2048x2048", "2048x1152", "1152x2048"),
+    default_size="3840x2160",
 )
 
 
@@ -41,9 +57,10 @@ class Aioagi(Adapter):
     label = "AIOAGI"
     default_base_url = "https://api.aiearth.dev"
     mirrors = {"aiearth.vip": "https://api.aiearth.vip"}
+    models_path = "/v1/models"  # new-api: lists the key's models with supported_endpoint_types
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image", "edit"),
-        models=(GPT_IMAGE,),
+        models=(GPT_IMAGE, GPT_IMAGE_4K),
         reference_mode="multipart",
     )
 

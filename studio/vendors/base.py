@@ -7,12 +7,14 @@ network trouble: they return `Failed` with a message that is safe to show and st
 
 from __future__ import annotations
 
-import base64
+import binascii
 import email.utils
+import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -90,6 +92,9 @@ class Connection:
     client: httpx.Client
     extra_secret: str | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    # The largest image the studio keeps (settings.STUDIO_MAX_DOWNLOAD_BYTES): sizes the byte
+    # cap on replies that carry images inline as base64.
+    max_image_bytes: int = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,87 @@ class Verification:
     unit: str | None = None
 
 
+_SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
+
+
+def parse_size(value: Any) -> tuple[int, int] | None:
+    """(width, height) from a "WxH" size such as "2048x1152"; None for anything else."""
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if not match or not int(match[1]) or not int(match[2]):
+        return None
+    return int(match[1]), int(match[2])
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The free "WxH" sizes a model takes besides its presets: every limit that is set holds.
+
+    Operators write one as a dict in STUDIO_VENDOR_MODELS, e.g. `"size_rule": {"multiple_of":
+    64, "max_edge": 2048}`."""
+
+    multiple_of: int = 1
+    max_edge: int | None = None
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_aspect: float | None = None  # long side ÷ short side
+
+    def __post_init__(self) -> None:
+        for name in ("multiple_of", "max_edge", "min_pixels", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"Bad size rule: {name} must be a whole number ≥ 1, not {value!r}")
+        aspect = self.max_aspect
+        if aspect is not None and (
+            not isinstance(aspect, int | float) or isinstance(aspect, bool) or aspect < 1
+        ):
+            raise ValueError(f"Bad size rule: max_aspect must be a number ≥ 1, not {aspect!r}")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SizeRule:
+        if not isinstance(data, dict) or set(data) - set(cls.__dataclass_fields__):
+            raise ValueError(
+                f"Bad size rule {data!r}: a dict with keys from {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**data)
+
+    def broken(self, width: int, height: int) -> str | None:
+        """The name of the first limit that width × height breaks, or None when all hold."""
+        long, short = max(width, height), min(width, height)
+        if width % self.multiple_of or height % self.multiple_of:
+            return "multiple_of"
+        if self.max_edge is not None and long > self.max_edge:
+            return "max_edge"
+        if self.min_pixels is not None and width * height < self.min_pixels:
+            return "min_pixels"
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            return "max_pixels"
+        if self.max_aspect is not None and long > short * self.max_aspect:
+            return "max_aspect"
+        return None
+
+    def message(self, limit: str) -> str:
+        """An English sentence naming the broken limit (the web form has translated ones)."""
+        value = getattr(self, limit)
+        if limit == "multiple_of":
+            return f"Width and height must be multiples of {value}."
+        if limit == "max_edge":
+            return f"The longest side can be at most {value:,} pixels."
+        if limit == "min_pixels":
+            return f"The image needs at least {value:,} pixels (width × height)."
+        if limit == "max_pixels":
+            return f"The image can have at most {value:,} pixels (width × height)."
+        return f"The long side can be at most {value:g} times the short side ({value:g}:1)."
+
+
+# gpt-image-2 on any relay. Source: docs.aiandgpu.com, gpt-image-2 image-edit page (free sizes:
+# multiples of 16, longest edge ≤ 3840, 655,360–8,294,400 pixels, aspect ≤ 3:1).
+GPT_IMAGE_2_SIZES = SizeRule(
+    multiple_of=16, max_edge=3840, min_pixels=655_360, max_pixels=8_294_400, max_aspect=3.0
+)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -144,10 +230,17 @@ class ModelSpec:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sync: bool = False
     max_references: int = 0
+    # Free "WxH" sizes besides the presets in `sizes`; None: only the presets.
+    size_rule: SizeRule | None = None
+
+    def __post_init__(self) -> None:
+        if self.size_rule is not None and self.size_param != "size":
+            raise ValueError(f"Model {self.name!r}: a size_rule needs size_param 'size'")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        """Build a spec from an operator's settings entry (lists become tuples)."""
+        """Build a spec from an operator's settings entry (lists become tuples, a size_rule
+        dict a SizeRule)."""
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown or "name" not in data:
             raise ValueError(f"Bad model entry {data!r}: needs 'name', unknown keys {unknown}")
@@ -157,7 +250,26 @@ class ModelSpec:
             if key in values:
                 values[key] = tuple(values[key])
         values["choices"] = {k: tuple(v) for k, v in values.get("choices", {}).items()}
+        if values.get("size_rule") is not None and not isinstance(values["size_rule"], SizeRule):
+            values["size_rule"] = SizeRule.from_dict(values["size_rule"])
         return cls(**values)
+
+    def size_error(self, value: Any) -> str | None:
+        """None when `value` is one of the presets or a "WxH" the size rule allows; otherwise
+        an English sentence saying what is wrong."""
+        if value in self.sizes:
+            return None
+        presets = ", ".join(self.sizes)
+        if self.size_rule is None:
+            return f"Choose one of: {presets}."
+        size = parse_size(value)
+        if size is None:
+            example = "the size as WIDTHxHEIGHT, e.g. 2048x1152"
+            return (
+                f"Choose one of: {presets}, or write {example}." if presets else f"Write {example}."
+            )
+        broken = self.size_rule.broken(*size)
+        return self.size_rule.message(broken) if broken else None
 
 
 @dataclass(frozen=True)
@@ -188,19 +300,58 @@ _KEYLIKE = re.compile(r"\b(?:sk|mt)-[A-Za-z0-9_\-]{6,}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\s]+")
 
 
+# A vendor may quote only part of a key (its message was cut, or it shows a prefix): any run
+# of this many characters of a secret is as good as the secret, so it goes too.
+SECRET_RUN = 12
+
+
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the secrets, whole or any run of SECRET_RUN of their characters, and
+    without Bearer tokens or key-shaped words. The one rule for every text kept from a vendor
+    (raw replies, messages, the ledger, the vault's status messages)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+            text = _redact_runs(text.replace(secret, REDACTED), secret)
     text = _BEARER.sub(f"Bearer {REDACTED}", text)
     return _KEYLIKE.sub(REDACTED, text)
 
 
+def _redact_runs(text: str, secret: str) -> str:
+    spans = []
+    for i in range(len(secret) - SECRET_RUN + 1):
+        run = secret[i : i + SECRET_RUN]
+        at = text.find(run)
+        while at != -1:
+            spans.append((at, at + SECRET_RUN))
+            at = text.find(run, at + 1)
+    if not spans:
+        return text
+    # Overlapping windows of one echoed fragment become a single [redacted].
+    parts, end = [], 0
+    for start, stop in sorted(spans):
+        if start > end or not parts:
+            parts += [text[end:start], REDACTED]
+        end = max(end, stop)
+    return "".join(parts) + text[end:]
+
+
+def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = 500) -> str:
+    """The first `limit` characters of a vendor's text, scrubbed *before* the cut: a key that
+    straddles the cut is still whole (and found) when scrub looks at it.
+
+    Only a window is scrubbed, as a reply may be megabytes long: it holds any secret that
+    starts before the cut, with room for a Bearer token or key-shaped word across it."""
+    secrets = tuple(secrets)
+    longest = max((len(s) for s in secrets if s), default=0)
+    return scrub(text[: limit + longest + 100], secrets)[:limit]
+
+
 def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = None) -> Any:
-    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed."""
+    """The vendor's JSON with base64 payloads replaced by placeholders and secrets scrubbed,
+    in object keys as well as values (a vendor may echo a key as `{"sk-…": …}`)."""
     secrets = tuple(secrets)
     if isinstance(value, dict):
-        return {k: clean_raw(v, secrets, k) for k, v in value.items()}
+        return {scrub(str(k), secrets): clean_raw(v, secrets, k) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_raw(v, secrets) for v in value]
     if isinstance(value, str):
@@ -211,10 +362,28 @@ def clean_raw(value: Any, secrets: Iterable[str | None] = (), key: str | None = 
     return value
 
 
+def scrubbed(result: Any, secrets: Iterable[str | None]) -> Any:
+    """A result with every vendor text the engine keeps scrubbed: the raw reply, the error
+    message, and the usage the ledger stores. Adapters build these from many places; this is
+    the one door they all leave by."""
+    secrets = tuple(secrets)
+    changes: dict[str, Any] = {}
+    if getattr(result, "raw", None) is not None:
+        changes["raw"] = clean_raw(result.raw, secrets)
+    spend = getattr(result, "spend", None)
+    if spend is not None and spend.tokens:
+        changes["spend"] = replace(spend, tokens=clean_raw(spend.tokens, secrets))
+    if isinstance(result, Failed):
+        changes["error"] = replace(result.error, message=scrub(result.error.message, secrets))
+    return replace(result, **changes) if changes else result
+
+
 def decode_b64(text: str) -> bytes:
     if text.startswith("data:"):
         text = text.partition(",")[2]
-    return base64.b64decode(text, validate=False)
+    # binascii reads an ASCII str in place; base64.b64decode would first copy it to bytes,
+    # a third copy of an image that may be tens of megabytes.
+    return binascii.a2b_base64(text)
 
 
 def sniff_content_type(data: bytes) -> str | None:
@@ -512,6 +681,81 @@ def no_images(label: str) -> VendorError:
     )
 
 
+# --- reading replies -------------------------------------------------------------------------
+
+# Replies without images (errors, task states, key checks) are a few kilobytes; 2 MB is ample.
+CONTROL_REPLY_BYTES = 2_000_000
+
+
+def image_reply_bytes(images: int, max_image_bytes: int) -> int:
+    """The cap on a reply that may carry `images` images inline: each the largest image the
+    studio keeps, as base64 (4 characters for 3 bytes), plus room for the JSON around them."""
+    return images * (max_image_bytes * 4 // 3 + 4) + CONTROL_REPLY_BYTES
+
+
+class ReplyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_capped(resp: httpx.Response, limit: int) -> bytearray:
+    """A streamed reply's body, refused (ReplyTooLarge) as soon as it passes `limit` bytes.
+
+    Bytes are counted as they come off the wire (`iter_raw`), and again after inflating when a
+    vendor compresses although asked not to, so neither a huge reply nor a small gzip bomb can
+    fill the worker's memory before the count stops it.
+    """
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReplyTooLarge(limit)
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding in ("gzip", "deflate") else None
+    if resp.is_stream_consumed:
+        # httpx.MockTransport hands over a body already read and decoded: nothing to stream.
+        chunks, inflate = [resp.content], None
+    else:
+        chunks = resp.iter_raw()
+    body = bytearray()
+    for chunk in chunks:
+        if inflate is not None:
+            chunk = inflate.decompress(chunk, limit + 1 - len(body))
+        body += chunk
+        if len(body) > limit:
+            raise ReplyTooLarge(limit)
+    return body
+
+
+def reply_text(content: bytearray, charset: str | None) -> str:
+    """The body as text: UTF-8 (what JSON is), else its declared charset. Empties `content`,
+    so that a large reply is not held as bytes and as text at once."""
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        try:
+            text = content.decode(charset or "utf-8", "replace")
+        except LookupError:
+            text = content.decode("utf-8", "replace")
+    content.clear()
+    return text
+
+
+def reply_too_large(stage: str, label: str, limit: int) -> VendorError:
+    size = f"{label} sent a reply larger than {max(1, round(limit / 1_000_000))} MB"
+    if stage == "submit":
+        return VendorError(
+            ErrorCode.UNEXPECTED_RESPONSE,
+            f"{size}, more than the studio reads for this request, so it was not read. It may "
+            f"have charged for the images: check your {label} account.",
+            may_have_charged=True,
+        )
+    # Not retryable: asking again would most likely fetch the same oversized reply each time.
+    return VendorError(
+        ErrorCode.UNEXPECTED_RESPONSE,
+        f"{size}, more than the studio reads, so it stopped asking about this job.",
+    )
+
+
 class VendorFailure(Exception):
     """Raised inside adapters to end a call with `Failed`; never escapes `Adapter`."""
 
@@ -529,10 +773,18 @@ class Call:
     conn: Connection
     stage: Literal["submit", "poll", "verify"]
     raw: dict | None = None
+    # How many images a reply to this call may carry inline as base64: sizes its byte cap.
+    images: int = 0
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
         return (self.conn.api_key, self.conn.extra_secret) if self.conn else ()
+
+    @property
+    def reply_limit(self) -> int:
+        if not self.images:
+            return CONTROL_REPLY_BYTES
+        return image_reply_bytes(self.images, self.conn.max_image_bytes)
 
     def request(
         self,
@@ -548,7 +800,11 @@ class Call:
             raise VendorFailure(
                 VendorError(ErrorCode.VENDOR_UNAVAILABLE, f"No base URL is set for {label}.")
             )
-        headers = {"Authorization": f"Bearer {token or self.conn.api_key}"}
+        headers = {
+            "Authorization": f"Bearer {token or self.conn.api_key}",
+            # The bytes as they are, so that the cap counts what this process will hold.
+            "Accept-Encoding": "identity",
+        }
         if read_timeout is not None:
             timeout = self.conn.client.timeout
             kwargs["timeout"] = httpx.Timeout(
@@ -557,24 +813,40 @@ class Call:
         absolute = path.startswith(("http://", "https://"))
         url = path if absolute else join_url(self.conn.base_url, path)
         try:
-            resp = self.conn.client.request(method, url, headers=headers, **kwargs)
+            # Streamed: `client.request` would read any size of reply into memory, twice over.
+            with self.conn.client.stream(method, url, headers=headers, **kwargs) as resp:
+                limit = self.reply_limit if resp.is_success else CONTROL_REPLY_BYTES
+                content = read_capped(resp, limit)
         except httpx.TransportError as exc:
             raise VendorFailure(transport_error(exc, self.stage, label)) from None
+        except ReplyTooLarge as exc:
+            self.raw = {"http_status": resp.status_code, "text": f"(over {exc.limit} bytes)"}
+            raise VendorFailure(reply_too_large(self.stage, label, exc.limit), self.raw) from None
+        except zlib.error:
+            content = bytearray()  # compressed, though we asked not to, and corrupt: unreadable
+        # An error reply is small (CONTROL_REPLY_BYTES): keep its bytes for the error mapping.
+        error_body = None if resp.is_success else bytes(content)
+        text = reply_text(content, resp.charset_encoding)
         try:
-            body = resp.json()
+            body = json.loads(text)
         except ValueError:
             body = None
-            self.raw = {
-                "http_status": resp.status_code,
-                "text": scrub(resp.text[:500], self.secrets),
-            }
+            self.raw = {"http_status": resp.status_code, "text": excerpt(text, self.secrets)}
         else:
             self.raw = self.clean(body)
-        if not resp.is_success:
+        if error_body is not None:
+            # The error mapping reads a reply as httpx would have: the same headers, and the
+            # body already inflated, so without the headers that describe the wire encoding.
+            skip = ("content-encoding", "content-length", "transfer-encoding")
+            headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in skip]
+            read = httpx.Response(
+                resp.status_code, headers=headers, content=error_body, request=resp.request
+            )
             raise VendorFailure(
-                error_from_response(resp, stage=self.stage, label=label, secrets=self.secrets),
+                error_from_response(read, stage=self.stage, label=label, secrets=self.secrets),
                 self.raw,
             )
+        del text  # from here on only the parsed body is needed
         if body is None:
             raise VendorFailure(unexpected_reply(self.stage, label), self.raw)
         return body
@@ -625,6 +897,9 @@ class Adapter:
     poll_max: ClassVar[float] = 30.0
     # Read timeout for synchronous generations; `conn.options["read_timeout"]` overrides it.
     sync_read_timeout: ClassVar[float] = 180.0
+    # Where a key lists the models it may use (new-api relays: GET /v1/models); None: nowhere.
+    # Read by studio.vendors.catalogue when the operator turns on STUDIO_DISCOVER_MODELS.
+    models_path: ClassVar[str | None] = None
     capabilities: Capabilities
 
     def __init__(self, extra_models: Iterable[ModelSpec | dict] = ()) -> None:
@@ -655,8 +930,8 @@ class Adapter:
         if spec.size_param:
             allowed.add(spec.size_param)
             size = params.get(spec.size_param)
-            if size is not None and size not in spec.sizes:
-                errors[spec.size_param] = f"Choose one of: {', '.join(spec.sizes)}."
+            if size is not None and (problem := spec.size_error(size)):
+                errors[spec.size_param] = problem
         if "output_format" in spec.choices:
             allowed.add("output_compression")
         for name in sorted(set(params) - allowed):
@@ -688,13 +963,16 @@ class Adapter:
         if problems:
             text = " ".join(problems.values())
             return Failed(VendorError(ErrorCode.INVALID_PARAMS, text, field=next(iter(problems))))
-        call = Call(self, conn, "submit")
+        call = Call(self, conn, "submit", images=req.params.get("n", 1))
         return self._guard(call, lambda: self.send(call, req))
 
     def poll(
         self, conn: Connection, remote_id: str, poll_url: str | None = None
     ) -> Running | Finished | Failed:
-        call = Call(self, conn, "poll")
+        # A finished task may carry its images inline (lemondata, chatfire), and a poll does not
+        # know the job's n: allow for the most this vendor makes per request.
+        most = max((m.n_max for m in self.capabilities.models), default=1)
+        call = Call(self, conn, "poll", images=most)
         return self._guard(call, lambda: self.fetch(call, remote_id, poll_url))
 
     def verify(self, conn: Connection) -> Verification:
@@ -755,11 +1033,12 @@ class Adapter:
 
     def _guard(self, call: Call, work: Callable[[], Any]) -> Any:
         try:
-            return work()
+            result = work()
         except VendorFailure as failure:
-            return Failed(failure.error, None, failure.raw or call.raw)
+            result = Failed(failure.error, None, failure.raw or call.raw)
         except ReplyNotUnderstood as exc:
-            return Failed(unexpected_reply(call.stage, self.label, str(exc)), None, call.raw)
+            result = Failed(unexpected_reply(call.stage, self.label, str(exc)), None, call.raw)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
             # A reply of the wrong shape: the vendor's words are in call.raw for support.
-            return Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+            result = Failed(unexpected_reply(call.stage, self.label), None, call.raw)
+        return scrubbed(result, call.secrets)

@@ -25,9 +25,11 @@ class ChatBp(Adapter):
     label = "Chat Bp"
     default_base_url = None  # not published: the operator sets it
     poll_interval = 5.0
+    models_path = "/v1/models"  # new-api relay: lists the key's models
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image", "edit"),
         models=(
+            # Documented (vendor-docs/chatbp.txt: the DALL·E 3 format and its sample requests).
             ModelSpec(
                 "dall-e-3",
                 "DALL·E 3",

@@ -36,6 +36,7 @@ class GirlGenerator(Adapter):
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image"),
         models=(
+            # Documented (vendor-docs/girlgenerator.txt): one model, chosen by the vendor.
             ModelSpec(
                 name="default",
                 label="GirlGeneratorAI",

@@ -6,6 +6,7 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from studio.vendors.base import (
+    GPT_IMAGE_2_SIZES,
     Accepted,
     Adapter,
     Call,
@@ -53,6 +54,7 @@ class LemonData(Adapter):
     capabilities = Capabilities(
         scenes=("text-to-image",),
         models=(
+            # Documented (vendor-docs/lemondata.txt), down to stable-diffusion-3.
             ModelSpec(
                 "dall-e-3",
                 "DALL·E 3",
@@ -67,6 +69,25 @@ class LemonData(Adapter):
             _model("midjourney", "Midjourney", sync=False),
             _model("ideogram-v3", "Ideogram v3", sync=False),
             _model("stable-diffusion-3", "Stable Diffusion 3", sync=True),
+            # Source: docs.lemondata.cc create-image and get-image-status. It takes async, so
+            # the reply may be a task (status pending, task_id or poll_url): not sync. Free
+            # sizes as WIDTHxHEIGHT follow the gpt-image-2 rule (docs.aiandgpu.com).
+            ModelSpec(
+                "gpt-image-2",
+                "GPT Image 2",
+                sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
+                default_size="auto",
+                n_max=4,
+                choices={
+                    **FORMATS,
+                    "quality": ("low", "medium", "high", "auto"),
+                    "background": ("transparent", "opaque", "auto"),
+                    "output_format": ("png", "jpeg", "webp"),
+                    "moderation": ("auto", "low"),
+                },
+                sync=False,
+                size_rule=GPT_IMAGE_2_SIZES,
+            ),
         ),
     )
 

@@ -65,7 +65,8 @@ def _image(item: Any, content_type: str | None = None) -> ImageSource | None:
     if url:
         return ImageSource(url=url, content_type=content_type, **hints)
     if isinstance(item.get("b64_json"), str) and item["b64_json"]:
-        data = decode_b64(item["b64_json"])
+        # pop: each image's base64 text is released as soon as it is decoded.
+        data = decode_b64(item.pop("b64_json"))
         return ImageSource(data=data, content_type=sniff_content_type(data), **hints)
     return None
 

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Credential
@@ -18,7 +19,7 @@ from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import ReferenceImage
 from studio.vendors import get_adapter
-from studio.vendors.base import Adapter, ModelSpec
+from studio.vendors.base import Adapter, ModelSpec, parse_size
 
 DEMO = "demo"
 DEMO_LABEL = _("Demo (offline, free)")
@@ -42,12 +43,34 @@ PARAM_LABELS = {
     "aspect_ratio": _("Aspect ratio"),
     "n": _("Number of images"),
 }
+# The adapters' size rules (studio.vendors.base.SizeRule), in the user's language. The engine's
+# messages are English; for a custom size the form shows these instead.
+SIZE_RULE_MESSAGES = {
+    "multiple_of": _("Width and height must be multiples of %(value)s."),
+    "max_edge": _("The longest side can be at most %(value)s pixels."),
+    "min_pixels": _("The image needs at least %(value)s pixels (width × height)."),
+    "max_pixels": _("The image can have at most %(value)s pixels (width × height)."),
+    "max_aspect": _("The long side can be at most %(value)s times the short side."),
+}
+SIZE_RULE_HINTS = {
+    "multiple_of": _("Multiples of %(value)s"),
+    "max_edge": _("Longest side up to %(value)s px"),
+    "min_pixels": _("At least %(value)s pixels in all"),
+    "max_pixels": _("At most %(value)s pixels in all"),
+    "max_aspect": _("Long side at most %(value)s × the short side"),
+}
+CUSTOM = "custom"
 # What vendors publish about price, per image.
 COST_HINTS = {
     "girlgenerator": _("1–3 credits per image, reported by the vendor after each job."),
     DEMO: _("Free: the demo draws images on this machine."),
 }
 MAX_UPLOAD_BYTES = 20_000_000
+
+
+def _number(value: float) -> str:
+    """A rule's figure in the user's locale: 8,294,400; 3 rather than 3.0."""
+    return number_format(int(value) if value == int(value) else value, force_grouping=True)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -105,13 +128,14 @@ class GenerateForm(forms.Form):
         self.owner = owner
         self.credentials = list(Credential.objects.usable().filter(owner=owner))
         values = self.data if self.is_bound else (self.initial or {})
+        self._values = values
 
         keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), str(c)) for c in self.credentials]
         self.fields["key"].choices = keys
         key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
         self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
         self.vendor = self.credential.vendor if self.credential else DEMO
-        self.adapter: Adapter = get_adapter(self.vendor)
+        self.adapter: Adapter = get_adapter(self.vendor, self.credential)
         caps = self.adapter.capabilities
 
         self.fields["model"].choices = [(m.name, m.label) for m in caps.models]
@@ -148,7 +172,19 @@ class GenerateForm(forms.Form):
         if spec.size_param:
             label = _("Size") if spec.size_param == "size" else _("Aspect ratio")
             sizes = [(size, size) for size in spec.sizes]
-            self._add_choice(spec.size_param, label, sizes, spec.default_size or spec.sizes[0])
+            default = spec.default_size or (spec.sizes[0] if spec.sizes else CUSTOM)
+            if spec.size_rule:
+                sizes.append((CUSTOM, _("Custom size…")))
+                self._carry_custom_size()
+                # Choosing "Custom size…" reveals the width and height (htmx reshapes the form;
+                # without JavaScript they appear when the form comes back).
+                self._add_choice(spec.size_param, label, sizes, default, widget=_select())
+                if self._values.get(spec.size_param) == CUSTOM or (
+                    not self.is_bound and self.initial.get(spec.size_param) == CUSTOM
+                ):
+                    self._add_custom_size_fields()
+            else:
+                self._add_choice(spec.size_param, label, sizes, default)
         if spec.n_max > 1:
             counts = [(str(i), str(i)) for i in range(1, spec.n_max + 1)]
             self._add_choice(
@@ -165,6 +201,60 @@ class GenerateForm(forms.Form):
                 choices = [("", _("Vendor's default"))] + [(o, o) for o in options]
                 self._add_choice(name, CHOICE_LABELS[name], choices, "")
 
+    def _carry_custom_size(self) -> None:
+        """An earlier job's free size ("2048x1152", from "use these settings again") comes
+        back as the custom size it was."""
+        if self.is_bound:
+            return
+        name = self.spec.size_param
+        size = parse_size(self.initial.get(name))
+        if size and self.initial.get(name) not in self.spec.sizes:
+            self.initial[name] = CUSTOM
+            self.initial.setdefault("width", size[0])
+            self.initial.setdefault("height", size[1])
+
+    def _add_custom_size_fields(self) -> None:
+        rule = self.spec.size_rule
+        step = str(rule.multiple_of) if rule else "1"
+        for name, label in (("width", _("Width")), ("height", _("Height"))):
+            field = forms.IntegerField(label=label, required=False, min_value=1, max_value=99_999)
+            # Hints for the browser's number input; the server judges by the rule.
+            field.widget.attrs.update(
+                {
+                    "inputmode": "numeric",
+                    "min": step,
+                    "step": step,
+                    "aria-describedby": "size-rules",
+                }
+            )
+            if rule and rule.max_edge:
+                field.widget.attrs["max"] = str(rule.max_edge)
+            self.fields[name] = field
+
+    @property
+    def custom_size(self) -> bool:
+        return "width" in self.fields
+
+    @property
+    def size_rule_hints(self) -> list[str]:
+        rule = self.spec.size_rule
+        if rule is None:
+            return []
+        hints = []
+        for name, text in SIZE_RULE_HINTS.items():
+            value = getattr(rule, name)
+            if value is not None and not (name == "multiple_of" and value == 1):
+                hints.append(text % {"value": _number(value)})
+        return hints
+
+    def _size_rule_message(self, english: str) -> str:
+        """The engine's English sentence about a custom size, in the user's language."""
+        rule, data = self.spec.size_rule, self.cleaned_data
+        broken = rule.broken(data["width"], data["height"]) if rule else None
+        if broken is None:
+            return english
+        return str(SIZE_RULE_MESSAGES[broken] % {"value": _number(getattr(rule, broken))})
+
     def _add_choice(self, name, label, choices, default, field_class=forms.ChoiceField, **kw):
         # Not required: a client that leaves a setting out gets the vendor's default.
         self.fields[name] = field_class(label=label, choices=choices, required=False, **kw)
@@ -176,7 +266,7 @@ class GenerateForm(forms.Form):
 
     @property
     def vendor_fields(self) -> list[forms.BoundField]:
-        fixed = {"key", "model", "scene", "prompt", "reference", "upload"}
+        fixed = {"key", "model", "scene", "prompt", "reference", "upload", "width", "height"}
         return [self[name] for name in self.fields if name not in fixed]
 
     @property
@@ -217,6 +307,9 @@ class GenerateForm(forms.Form):
             except ImageRejected as exc:
                 self.add_error("upload", f"{upload}: {exc}")
         data["all_references"] = references
+        missing = data.get("width") is None or data.get("height") is None
+        if self.custom_size and missing and not self.errors.keys() & {"width", "height"}:
+            self.add_error("width", _("Enter a width and a height for the custom size."))
         if not self.takes_references:
             data["all_references"] = []
         elif self.references_need_public_url:
@@ -236,6 +329,9 @@ class GenerateForm(forms.Form):
     def generation_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
         params = {f.name: data.get(f.name) for f in self.vendor_fields}
+        if self.custom_size:
+            # The adapter's validate() judges it against the model's size rule.
+            params[self.spec.size_param] = f"{data['width']}x{data['height']}"
         return {
             "vendor": self.vendor,
             "credential": self.credential,
@@ -251,6 +347,8 @@ class GenerateForm(forms.Form):
         messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
         for name, texts in messages.items():
             field = {"references": "upload", "credential": "key"}.get(name, name)
+            if self.custom_size and field == self.spec.size_param:
+                field, texts = "width", [self._size_rule_message(t) for t in texts]
             if field not in self.fields:
                 field = None
             for text in texts:

@@ -243,3 +243,55 @@ def test_a_relay_balance_is_labelled_in_the_readers_language(alice_client, alice
 
     assert "7 relay units" in english
     assert "中转站单位" in chinese and "USD" not in english
+
+
+# --- models a key's vendor lists (STUDIO_DISCOVER_MODELS) -----------------------------------
+
+
+def test_without_discovery_a_check_stores_no_models(alice_client, alice, fake):
+    fake.add_key(KEY)
+    fake.extra_models = ["flux-2-pro"]
+    credential = credential_for(alice, fake)
+    alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    credential.refresh_from_db()
+    assert credential.status == "verified"
+    assert credential.discovered_models == []
+    assert "/v1/models" not in [r.path for r in fake.requests]  # the billing routes answered
+
+
+@pytest.mark.parametrize("fake", ["aioagi", "chatfire"], indirect=True)
+def test_with_discovery_a_check_stores_the_listed_image_models(alice_client, alice, fake, settings):
+    settings.STUDIO_DISCOVER_MODELS = True
+    fake.add_key(KEY)
+    fake.extra_models = ["flux-2-pro"]
+    credential = credential_for(alice, fake)
+    r = alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    credential.refresh_from_db()
+    # The relay's chat models are left out; the studio's own models keep their specs.
+    assert credential.discovered_models == [*fake.models, "flux-2-pro"]
+    assert "flux-2-pro" in credential.status_message
+    assert "now offered with this key" in r.content.decode()
+    assert fake.balance(KEY) == 100 and not fake.bodies  # still a free check
+
+    r = alice_client.get("/generate/form/", {"key": credential.pk}, **HTMX)
+    assert "flux-2-pro" in dict(r.context["form"].fields["model"].choices)
+
+
+def test_a_failed_check_keeps_the_models_and_a_new_key_forgets_them(
+    alice_client, alice, fake, settings
+):
+    settings.STUDIO_DISCOVER_MODELS = True
+    fake.add_key(KEY)
+    credential = credential_for(alice, fake)
+    alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    fake.next_verify = "500"
+    alice_client.post(f"/keys/{credential.pk}/verify/", **HTMX)
+    credential.refresh_from_db()
+    assert credential.discovered_models == ["gpt-image-2", "gpt-image-2-4k", "gpt-image-1"]
+    assert (
+        "It lists 1 more image model" in CredentialEvent.objects.filter(kind="verified")[0].message
+    )
+
+    vault.replace_secrets(credential, "sk-replaced-0123456789")
+    credential.refresh_from_db()
+    assert credential.discovered_models == []

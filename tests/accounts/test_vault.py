@@ -128,8 +128,11 @@ def test_a_revoked_credential_keeps_no_secret(k1, alice):
 
 def test_scrub_removes_whole_and_partial_echoes():
     secrets = vault.VendorSecrets(api_key=KEY)
-    assert vault.scrub(f"bad key {KEY} here", secrets) == "bad key [hidden] here"
-    assert "quoted the key" in vault.scrub(f"bad key {KEY[:15]}…", secrets)
+    assert vault.scrub(f"bad key {KEY} here", secrets) == "bad key [redacted] here"
+    # The same rule as for every vendor text: any run of 12 characters of the key goes.
+    assert vault.scrub(f"bad key {KEY[:15]}…", secrets) == "bad key [redacted]…"
+    assert vault.scrub(f"bad key …{KEY[-12:]}.", secrets) == "bad key …[redacted]."
+    assert vault.scrub(f"ends {KEY[-11:]}", secrets) == f"ends {KEY[-11:]}"  # 11: under the rule
     assert vault.scrub("plain message", secrets) == "plain message"
 
 

@@ -115,6 +115,95 @@ def test_overdue_jobs_expire(alice):
     assert not generation.may_have_charged  # it was never sent
 
 
+def test_a_submit_lease_ends_at_the_deadline(alice, monkeypatch):
+    generation = demo(alice, deadline=timezone.now() + timedelta(seconds=20))
+    leases = []
+    build_request = jobs.build_request
+
+    def spy(generation):
+        leases.append(Generation.objects.get(pk=generation.pk).lease_until)
+        return build_request(generation)
+
+    monkeypatch.setattr(jobs, "build_request", spy)
+    jobs.submit(generation.pk)
+    assert leases == [generation.deadline]  # not claim time + 300 s
+
+
+def test_an_overdue_submit_that_may_have_been_sent_ends_at_the_next_sweep(alice):
+    # A worker died mid-POST holding a long lease; the deadline passed before the lease ended.
+    generation = demo(
+        alice,
+        status=Status.SUBMITTING,
+        submitted_at=timezone.now() - timedelta(minutes=4),
+        lease_until=timezone.now() + timedelta(minutes=1),
+        deadline=timezone.now() + PAST,
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.UNKNOWN_OUTCOME  # not "expired, nothing charged"
+    assert generation.may_have_charged
+    assert "deadline" in generation.error_message
+    assert "may have received it and charged" in generation.error_message
+    assert queued_submits() == 1  # only create_generation's: it is never sent again
+
+
+def test_an_overdue_submit_that_was_not_sent_expires_uncharged_at_the_next_sweep(alice):
+    generation = demo(
+        alice,
+        status=Status.SUBMITTING,
+        lease_until=timezone.now() + timedelta(minutes=1),
+        deadline=timezone.now() + PAST,
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.EXPIRED
+    assert not generation.may_have_charged
+    assert "nothing was charged" in generation.error_message
+
+
+def test_a_poller_pass_ends_an_overdue_submit(alice):
+    generation = demo(
+        alice,
+        status=Status.SUBMITTING,
+        submitted_at=timezone.now(),
+        lease_until=timezone.now() + timedelta(minutes=1),
+        deadline=timezone.now() + PAST,
+    )
+    running = demo(alice)
+    jobs.submit(running.pk)  # keeps the pass busy
+    poll_due_generations(pass_seconds=0.2)
+    generation.refresh_from_db()
+    assert generation.status == Status.UNKNOWN_OUTCOME
+
+
+def test_ending_an_overdue_submit_never_misses_a_post_sent_meanwhile(alice):
+    generation = demo(
+        alice, status=Status.SUBMITTING, deadline=timezone.now() + PAST, lease_until=None
+    )
+    seen = Generation.objects.get(pk=generation.pk)  # read before the worker sets submitted_at
+    Generation.objects.filter(pk=generation.pk).update(submitted_at=timezone.now())
+    assert not jobs.end_at_deadline(seen)  # "expired, nothing charged" would be wrong now
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.UNKNOWN_OUTCOME
+    assert generation.may_have_charged
+
+
+def test_an_overdue_download_is_resumed_not_cut_off(alice):
+    # The vendor delivered (and charged): the deadline does not throw its images away.
+    generation = demo(
+        alice,
+        status=Status.DOWNLOADING,
+        deadline=timezone.now() + PAST,
+        lease_until=timezone.now() + PAST,
+        pending_sources=[{"index": 0, "url": "http://example.invalid/a.png", "expires_at": None}],
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.DOWNLOADING
+    assert any(t.func() == "studio.engine.tasks.resume_download" for t in OrmQ.objects.all())
+
+
 def test_the_poller_is_a_singleton(alice):
     assert acquire_lease("poller", "someone-else", 30)
     generation = demo(alice)

@@ -34,6 +34,34 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 form of 169.254.169.254
         ("2002:a9fe:a9fe::1", False),  # 6to4 form of 169.254.169.254
         ("2002:0808:0808::1", True),
+        ("2002:7f00:1::1", False),  # 6to4 form of 127.0.0.1
+        # IPv4-compatible (::/96, deprecated): `ipaddress` calls these global.
+        ("::7f00:1", False),
+        ("::a9fe:a9fe", False),
+        ("::808:808", True),
+        ("::", False),
+        # IPv4-translated (SIIT, ::ffff:0:0:0/96): also global to `ipaddress`.
+        ("::ffff:0:7f00:1", False),
+        ("::ffff:0:a00:1", False),
+        ("::ffff:0:808:808", True),
+        # NAT64: the well-known prefix by what it wraps; the local-use /48 never.
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b:1::7f00:1", False),
+        ("64:ff9b:1::808:808", False),
+        # Teredo: both the server and the client address must be public.
+        ("2001:0:808:808::f5ff:fffe", False),  # client 10.0.0.1
+        ("2001:0:a00:1::f7f7:f7f7", False),  # server 10.0.0.1
+        ("2001:0:808:808::f7f7:f7f7", True),
+        # Not global, whatever the Python patch release thinks.
+        ("fec0::1", False),  # site-local (deprecated)
+        ("5f00::1", False),  # SRv6 SIDs
+        ("3fff::1", False),  # documentation
+        ("2001:db8::1", False),  # documentation
+        ("2001:2::1", False),  # benchmarking
+        ("100::1", False),  # discard-only
+        ("ff0e::1", False),  # multicast
+        ("2a00:1450:4001:800::200e", True),
     ],
 )
 def test_is_public(address, public):
@@ -128,7 +156,18 @@ def test_it_downloads_from_an_allowed_host():
     assert result.content_type == "image/png"
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::ffff:127.0.0.1]",
+        "[::7f00:1]",
+        "[::ffff:0:7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b:1::7f00:1]",
+    ],
+)
 def test_it_refuses_loopback_that_is_not_allowed(host):
     with server({"/a.png": png}) as port, pytest.raises(DownloadRefused, match="private address"):
         fetch(f"http://{host}:{port}/a.png")
@@ -137,6 +176,13 @@ def test_it_refuses_loopback_that_is_not_allowed(host):
 def test_it_refuses_the_metadata_address():
     with pytest.raises(DownloadRefused, match="private address"):
         fetch("http://169.254.169.254/latest/meta-data/", deadline_seconds=2)
+
+
+def test_an_allowed_host_may_be_written_in_an_ipv6_form():
+    # The operator's vendor hosts are exempt from the guard, whatever form they are written in.
+    with server({"/a.png": png}) as port:
+        result = fetch(f"http://[::ffff:127.0.0.1]:{port}/a.png", [("::ffff:127.0.0.1", port)])
+    assert result.content == PNG
 
 
 def test_an_allowed_host_is_allowed_on_its_port_only():

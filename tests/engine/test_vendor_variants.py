@@ -133,6 +133,10 @@ CASES = {
     # LemonData's async replies as its newer docs show them.
     "lemondata-id": Case("lemondata", "flux-pro", {}, "id_only", poll="/v1/images/{id}"),
     "lemondata-poll-url": Case("lemondata", "flux-pro", {}, "poll_url_only", poll="/v1/tasks/{id}"),
+    # gpt-image-2 is sent with `"async": true`, so it comes back as a task to poll.
+    "lemondata-gpt-image-2": Case(
+        "lemondata", "gpt-image-2", {"size": "1536x1024"}, poll="/v1/images/generations/{id}"
+    ),
     "lemondata-cancelled": Case(
         "lemondata",
         "flux-pro",

@@ -95,6 +95,53 @@ def test_a_worker_killed_mid_submit_leaves_an_unknown_outcome_never_a_second_pos
     assert len(posts(fake)) == 1
 
 
+# The recovery sweep is a one-minute schedule, and django-q2's scheduler looks at schedules
+# every 30 s: a sweep runs at most 90 s after the previous one.
+SWEEP_INTERVAL = timedelta(seconds=90)
+
+
+def test_a_job_killed_mid_submit_ends_within_one_sweep_of_its_deadline(alice, start_fake, worker):
+    from django_q.models import Schedule
+
+    fake = start_fake("aioagi", sync_s=60)  # the vendor takes its time to answer
+    generation = create_generation(
+        alice,
+        vendor="aioagi",
+        credential=credential(alice, "aioagi"),
+        model="gpt-image-2",
+        prompt="a lighthouse",
+    )
+    deadline = timezone.now() + timedelta(seconds=8)
+    Generation.objects.filter(pk=generation.pk).update(deadline=deadline)
+    # The sweep's schedule as the migration makes it (the test database loses it between tests).
+    Schedule.objects.update_or_create(
+        name="recover generations",
+        defaults={
+            "func": "studio.engine.tasks.recover_generations",
+            "schedule_type": "I",
+            "minutes": 1,
+            "next_run": timezone.now(),
+        },
+    )
+    worker.start()
+    wait_for(lambda: posts(fake), 30, message="the POST never arrived")
+    worker.kill()
+    assert status_of(generation) == Status.SUBMITTING
+    assert generation.submitted_at is not None
+    assert generation.lease_until <= deadline
+
+    # Nothing but the restarted cluster and its own schedule from here on.
+    worker.start()
+    wait_for(lambda: ended(generation), 150, interval=0.5, message="never ended")
+    overshoot = generation.finished_at - deadline
+    print(f"deadline overshoot after a kill mid-submit: {overshoot.total_seconds():.1f} s")
+    assert overshoot <= SWEEP_INTERVAL
+    assert generation.status == Status.UNKNOWN_OUTCOME
+    assert generation.may_have_charged
+    assert "deadline" in generation.error_message
+    assert len(posts(fake)) == 1
+
+
 def test_a_worker_killed_before_sending_is_submitted_after_restart(alice, start_fake, worker):
     fake = start_fake("girlgenerator")
     generation = create_generation(

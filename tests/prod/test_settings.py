@@ -37,3 +37,25 @@ def test_the_operators_poll_timing_replaces_the_adapters(settings):
     # The shared adapter is untouched; other vendors keep their own.
     settings.STUDIO_VENDOR_POLL = {}
     assert get_adapter("chatbp").poll_interval == default
+
+
+def test_operator_models_are_checked_at_start_up(monkeypatch):
+    entry = '{"aioagi": [{"name": "flux-2", "size_rule": {"multiple_of": 32, "max_edge": 2048}}]}'
+    monkeypatch.setenv("STUDIO_VENDOR_MODELS", entry)
+    assert studio_settings.vendor_models("STUDIO_VENDOR_MODELS")["aioagi"][0]["name"] == "flux-2"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"aioagi": [{"name": "x", "size_rule": {"multiple": 16}}]}',
+        '{"aioagi": [{"name": "x", "size_rule": {"max_aspect": 0}}]}',
+        '{"aioagi": [{"label": "no name"}]}',
+        '{"aioagi": {"name": "x"}}',
+        '["aioagi"]',
+    ],
+)
+def test_a_bad_operator_model_names_the_setting(monkeypatch, value):
+    monkeypatch.setenv("STUDIO_VENDOR_MODELS", value)
+    with pytest.raises(ImproperlyConfigured, match="STUDIO_VENDOR_MODELS"):
+        studio_settings.vendor_models("STUDIO_VENDOR_MODELS")

@@ -55,7 +55,11 @@ def test_the_operator_adds_models(vendor_settings) -> None:
 
     aioagi, chatfire = get_adapter("aioagi"), get_adapter("chatfire")
 
-    assert [m.name for m in aioagi.capabilities.models] == ["gpt-image-2", "banana-2"]
+    assert [m.name for m in aioagi.capabilities.models] == [
+        "gpt-image-2",
+        "gpt-image-2-4k",
+        "banana-2",
+    ]
     assert aioagi.validate(GenerationRequest("text-to-image", "banana-2", "x", {"n": 2})) == {}
     assert "size" in aioagi.validate(
         GenerationRequest("text-to-image", "banana-2", "x", {"size": "1536x1024"})

@@ -30,7 +30,9 @@ REJECTED = [
     ("girlgenerator", req(model="default", refs=[URL_REF]), "references"),
     ("girlgenerator", req(model="flux"), "model"),
     # aioagi
-    ("aioagi", req(model="gpt-image-2", size="1792x1024"), "size"),
+    ("aioagi", req(model="gpt-image-2", size="1000x1000"), "size"),  # not multiples of 16
+    ("aioagi", req(model="gpt-image-2", size="huge"), "size"),
+    ("aioagi", req(model="gpt-image-2-4k", size="4096x2160"), "size"),
     ("aioagi", req(model="gpt-image-2", quality="hd"), "quality"),
     ("aioagi", req(model="gpt-image-2", background="white"), "background"),
     ("aioagi", req(model="gpt-image-2", moderation="off"), "moderation"),
@@ -75,6 +77,11 @@ REJECTED = [
     # chatfire
     ("chatfire", req(model="seedream-3.0", n=5), "n"),
     ("chatfire", req(model="seedream-3.0", size="512x512"), "size"),
+    ("chatfire", req(model="seedream-3.0", size="2048x2048"), "size"),
+    ("chatfire", req(model="banana-2", size="2048x1152"), "size"),  # presets only
+    ("chatfire", req(model="gpt-image-2", size="4000x1000"), "size"),
+    ("lemondata", req(model="gpt-image-2", size="512x512"), "size"),
+    ("lemondata", req(model="gpt-image-2", quality="hd"), "quality"),
     ("chatfire", req(model="seedream-3.0", response_format="b64_json"), "response_format"),
     ("chatfire", req(model="midjourney"), "model"),
     ("chatfire", req("image-to-image", "jimeng", refs=[URL_REF, URL_REF]), "references"),
@@ -106,6 +113,15 @@ ACCEPTED = [
     ("chatbp", req(model="gpt-image-1", size="1536x1024", n=4)),
     ("chatbp", req("image-to-image", "gpt-image-1", refs=[FILE_REF] * 2)),
     ("chatfire", req("image-to-image", "keling", refs=[URL_REF], size="1328x1328", n=4)),
+    ("aioagi", req(model="gpt-image-2", size="1792x1024")),  # any size the rule allows
+    ("aioagi", req("edit", "gpt-image-2-4k", refs=[FILE_REF], size="2048x1152", quality="high")),
+    ("chatfire", req(model="doubao-seedream-4-5-251128", size="2048x2048", n=2)),
+    ("chatfire", req(model="nano-banana-pro", size="2048x2048")),
+    ("chatfire", req(model="gpt-image-2", size="2048x1152")),
+    (
+        "lemondata",
+        req(model="gpt-image-2", size="3840x2160", quality="high", output_format="webp"),
+    ),
     ("demo", req(model="demo", size="768x512", n=4)),
 ]
 
@@ -127,4 +143,5 @@ def test_submit_reports_every_problem_and_names_the_first_field() -> None:
     result = ADAPTERS["aioagi"].submit(None, req(model="gpt-image-2", prompt="", size="1x1"))
 
     assert result.error.field == "prompt"
-    assert "Write a prompt." in result.error.message and "Choose one of" in result.error.message
+    assert "Write a prompt." in result.error.message
+    assert "Width and height must be multiples of 16." in result.error.message

@@ -243,3 +243,143 @@ def test_someone_elses_reference_is_refused_visibly(alice_client, alice, bob):
     assert "reference" in r.context["form"].errors
     assert b'role="alert"' in r.content
     assert not Generation.objects.exists()
+
+
+# --- custom sizes ------------------------------------------------------------------------------
+
+
+def gpt_image(client, credential, headers=None, **fields):
+    return post(client, headers, key=credential.pk, model="gpt-image-2", **fields)
+
+
+def test_a_model_with_a_size_rule_offers_a_custom_size(alice_client, alice):
+    credential = key(alice, "aioagi")
+    r = alice_client.get("/generate/form/", {"key": credential.pk, "model": "gpt-image-2"}, **HTMX)
+    form = r.context["form"]
+    assert ("custom", "Custom size…") in form.fields["size"].choices
+    # Choosing it asks the server for the reshaped form, as the other shaping choices do.
+    assert 'hx-get="/generate/form/"' in str(form["size"])
+    assert "width" not in names(r) and b"Custom size in pixels" not in r.content
+
+    r = alice_client.get(
+        "/generate/form/", {"key": credential.pk, "model": "gpt-image-2", "size": "custom"}, **HTMX
+    )
+    assert {"width", "height"} <= names(r)
+    content = r.content.decode()
+    assert "Custom size in pixels" in content
+    assert 'step="16"' in content and 'max="3840"' in content
+    for hint in ("Multiples of 16", "Longest side up to 3,840 px", "At least 655,360 pixels"):
+        assert hint in content
+
+
+def test_models_without_a_rule_offer_only_presets(alice_client, alice):
+    credential = key(alice, "chatfire")
+    r = alice_client.get("/generate/form/", {"key": credential.pk, "model": "seedream-3.0"})
+    assert "custom" not in dict(r.context["form"].fields["size"].choices)
+    r = post(alice_client, key=credential.pk, model="seedream-3.0", size="custom")
+    assert "size" in r.context["form"].errors
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_a_custom_size_goes_to_the_vendor_as_width_x_height(alice_client, alice, headers):
+    credential = key(alice, "aioagi")
+    r = gpt_image(alice_client, credential, headers, size="custom", width="2048", height="1152")
+    assert r.status_code in (200, 302)
+    job = Generation.objects.get()
+    assert job.params["size"] == "2048x1152"
+    assert "width" not in job.params and "height" not in job.params
+    if headers:  # the fresh form keeps the custom size for the next job
+        assert r.context["form"].initial["width"] == "2048"
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [
+        ("2000", "1000", "Width and height must be multiples of 16."),
+        ("4096", "2048", "The longest side can be at most 3,840 pixels."),
+        ("512", "512", "The image needs at least 655,360 pixels (width × height)."),
+        ("3072", "1008", "The long side can be at most 3 times the short side."),
+    ],
+)
+def test_a_size_the_rule_refuses_comes_back_with_the_rule(
+    alice_client, alice, headers, width, height, message
+):
+    credential = key(alice, "aioagi")
+    r = gpt_image(alice_client, credential, headers, size="custom", width=width, height=height)
+    assert r.status_code == 200
+    assert r.context["form"].errors["width"] == [message]
+    content = r.content.decode()
+    assert f'value="{width}"' in content and f'value="{height}"' in content
+    assert 'aria-invalid="true"' in content
+    assert not Generation.objects.exists()
+
+
+def test_the_rule_is_explained_in_chinese(alice_client, alice):
+    credential = key(alice, "aioagi")
+    r = gpt_image(
+        alice_client,
+        credential,
+        {"HTTP_ACCEPT_LANGUAGE": "zh-hans"},
+        size="custom",
+        width="2000",
+        height="1000",
+    )
+    content = r.content.decode()
+    assert "宽度和高度必须是 16 的倍数。" in content
+    assert "自定义尺寸" in content
+
+
+def test_without_javascript_a_custom_size_asks_for_its_numbers(alice_client, alice):
+    # The page had no width and height inputs yet: the form comes back with them.
+    credential = key(alice, "aioagi")
+    r = gpt_image(alice_client, credential, size="custom")
+    assert r.status_code == 200
+    assert r.context["form"].errors["width"] == ["Enter a width and a height for the custom size."]
+    assert b'name="width"' in r.content and b'name="height"' in r.content
+    r = gpt_image(alice_client, credential, size="custom", width="wide", height="1024")
+    assert r.context["form"].errors["width"] == ["Enter a whole number."]
+    assert not Generation.objects.exists()
+
+
+def test_an_earlier_jobs_free_size_comes_back_as_a_custom_size(alice_client, alice):
+    credential = key(alice, "aioagi")
+    job = make_job(
+        alice,
+        vendor="aioagi",
+        credential=credential,
+        model="gpt-image-2",
+        params={"size": "2048x1152"},
+    )
+    r = alice_client.get(f"/?from={job.pk}")
+    initial = r.context["form"].initial
+    assert (initial["size"], initial["width"], initial["height"]) == ("custom", 2048, 1152)
+    assert b'value="2048"' in r.content
+
+
+# --- models a key's vendor lists ---------------------------------------------------------------
+
+
+def test_a_keys_listed_models_are_offered_with_that_key_only(alice_client, alice, settings):
+    listed = key(alice, "chatbp", "listed")
+    listed.discovered_models = ["flux-2-pro", "dall-e-3"]
+    listed.save()
+    other = key(alice, "chatbp", "other")
+    settings.STUDIO_VENDOR_URLS = {"chatbp": "https://relay.example.com"}
+
+    def models(credential) -> list[str]:
+        r = alice_client.get("/generate/form/", {"key": credential.pk}, **HTMX)
+        return [name for name, _label in r.context["form"].fields["model"].choices]
+
+    settings.STUDIO_DISCOVER_MODELS = False
+    assert models(listed) == ["dall-e-3", "gpt-image-1"]
+    r = post(alice_client, key=listed.pk, model="flux-2-pro")
+    assert "model" in r.context["form"].errors
+
+    settings.STUDIO_DISCOVER_MODELS = True
+    assert models(listed) == ["dall-e-3", "gpt-image-1", "flux-2-pro"]
+    assert models(other) == ["dall-e-3", "gpt-image-1"]
+    r = post(alice_client, key=listed.pk, model="flux-2-pro", size="1792x1024")
+    assert r.status_code == 302
+    assert Generation.objects.get().model == "flux-2-pro"

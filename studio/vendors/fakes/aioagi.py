@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.vendors.fakes.core import RelayFake, Reply, Request, Route, size_of
+from studio.vendors.fakes.core import (
+    RelayFake,
+    Reply,
+    Request,
+    Route,
+    gpt_image_2_size_ok,
+    size_of,
+)
 
 SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 CHOICES = {
@@ -25,7 +32,10 @@ def _int(value: Any) -> int | None:
 
 class AioagiFake(RelayFake):
     vendor = "aioagi"
-    models = ("gpt-image-2", "gpt-image-1")
+    models = ("gpt-image-2", "gpt-image-2-4k", "gpt-image-1")
+    # What api.aiearth.dev's /v1/models says of its GPT-Image models (a public gpt_academic-based
+    # project's tests): "openai" only, so only the id tells they are image models.
+    image_endpoint_types = ("openai",)
 
     def routes(self) -> list[Route]:
         return [
@@ -38,10 +48,12 @@ class AioagiFake(RelayFake):
         prompt = params.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return self.invalid("prompt", "is required")
-        if params.get("model", "gpt-image-2") not in self.models:
+        model, size = params.get("model", "gpt-image-2"), params.get("size", "auto")
+        if not self.offers(model):
             return self.invalid("model", "no available channel for this model")
-        if params.get("size", "auto") not in SIZES:
-            return self.invalid("size", f"must be one of {', '.join(SIZES)}")
+        free = model.startswith("gpt-image-2") and gpt_image_2_size_ok(size)
+        if size not in SIZES and not free:
+            return self.invalid("size", f"must be one of {', '.join(SIZES)} or a valid WxH")
         for name, options in CHOICES.items():
             if name in params and params[name] not in options:
                 return self.invalid(name, f"must be one of {', '.join(options)}")

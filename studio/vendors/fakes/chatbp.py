@@ -46,7 +46,7 @@ class ChatBpFake(RelayFake):
         for name in ("model", "size", "n", "prompt"):
             if body.get(name) in (None, ""):
                 return self.invalid(name, "is required")
-        if body["model"] not in self.models:
+        if not self.offers(body["model"]):
             return self.invalid("model", "no available channel for this model")
         if body["size"] not in SIZES:
             return self.invalid("size", f"must be one of {', '.join(SIZES)}")

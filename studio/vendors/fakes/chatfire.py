@@ -5,15 +5,26 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from studio.vendors.fakes.core import RelayFake, Reply, Request, Route, Task, size_of
+from studio.vendors.fakes.core import (
+    RelayFake,
+    Reply,
+    Request,
+    Route,
+    Task,
+    gpt_image_2_size_ok,
+    size_of,
+)
 
 MODELS = ("seedream-3.0", "jimeng", "keling", "dall-e-3")
 SIZES = ("1024x1024", "1024x1792", "1792x1024", "1328x1328")
+# The vendor's current models (chatfire-AI/huobao-drama seed data): larger sizes too.
+CURRENT_MODELS = ("nano-banana-pro", "banana-2", "doubao-seedream-4-5-251128", "gpt-image-2")
+CURRENT_SIZES = (*SIZES, "1536x1024", "1024x1536", "2048x2048")
 
 
 class ChatFireFake(RelayFake):
     vendor = "chatfire"
-    models = MODELS
+    models = MODELS + CURRENT_MODELS
     statuses = ("pending", "processing", "completed", "failed")
     settable = RelayFake.settable | {"instant", "poll_path"}
     # "openai": the plain `{"created", "data": [{"url"}]}` the vendor's own clients parse
@@ -37,14 +48,16 @@ class ChatFireFake(RelayFake):
     def generations(self, req: Request) -> Reply:
         body = req.json if isinstance(req.json, dict) else {}
         prompt, n = body.get("prompt"), body.get("n", 1)
-        if body.get("model") not in MODELS:
-            return self.invalid("model", f"must be one of {', '.join(MODELS)}")
+        model, size = body.get("model"), body.get("size", "1024x1024")
+        if not self.offers(model):
+            return self.invalid("model", f"must be one of {', '.join(self.models)}")
         if not isinstance(prompt, str) or not prompt.strip():
             return self.invalid("prompt", "is required")
         if not isinstance(n, int) or not 1 <= n <= 4:
             return self.invalid("n", "must be between 1 and 4")
-        if body.get("size", "1024x1024") not in SIZES:
-            return self.invalid("size", f"must be one of {', '.join(SIZES)}")
+        sizes = SIZES if model in MODELS else CURRENT_SIZES
+        if size not in sizes and not (model == "gpt-image-2" and gpt_image_2_size_ok(size)):
+            return self.invalid("size", f"must be one of {', '.join(sizes)}")
         if body.get("response_format", "url") != "url":
             return self.invalid("response_format", "must be url")
         # The docs name `url`; the vendor's clients send `image: [url, …]`.

@@ -35,6 +35,8 @@ from studio.vendors.demo import render_png
 # Replace the vendor's answer: the request is not processed.
 PRE_SCENARIOS = (
     "echo_auth",
+    "echo_key_fragment",
+    "echo_text_straddling_cut",
     "429",
     "429_seconds",
     "429_date",
@@ -45,7 +47,9 @@ PRE_SCENARIOS = (
     "model_not_allowed",
 )
 # The request is processed (and charged), then the answer goes wrong.
-POST_SCENARIOS = ("read_timeout", "disconnect", "malformed")
+POST_SCENARIOS = ("read_timeout", "disconnect", "malformed", "echo_key_as_object_key")
+# Where the plain-text echo puts the key: across the 500 characters the studio keeps of a reply.
+STRADDLE_AT = 484
 # The generation itself turns out a particular way. `cancelled` and `expired` end a task
 # without images (VENDORS.md, "What the vendors really send").
 OUTCOMES = ("content_policy", "no_images", "unknown_status", "b64", "cancelled", "expired")
@@ -427,6 +431,13 @@ class FakeServer:
             reply = Reply(
                 200, b'{"task_id": "t-1", "status": "pend', content_type="application/json"
             )
+        elif req.scenario == "echo_key_as_object_key" and isinstance(reply.body, dict):
+            # The answer filed under the caller's key, at the top and in the usage the studio
+            # copies to its ledger: object keys must be scrubbed as well as values.
+            key = req.key or ""
+            reply.body = {**reply.body, key: {"key": key}}
+            if isinstance(reply.body.get("usage"), dict):
+                reply.body["usage"] = {**reply.body["usage"], key: key}
         return reply
 
     def _match(self, req: Request) -> tuple[Route | None, dict[str, str]]:
@@ -459,6 +470,17 @@ class FakeServer:
         if scenario == "429_text":
             # new-api's own limiter: Chinese text, no Retry-After (controller/relay.go).
             return Reply(429, "您已达到请求数限制：1分钟内最多请求10次", content_type="text/plain")
+        if scenario == "echo_key_fragment":
+            # Part of the key, as a cut message or a "sk-ab…wxyz" hint would show it.
+            reply = self.unauthorized(req)
+            key = req.key or ""
+            reply.body["error"]["message"] = f"Invalid credentials {key[:16]}…"
+            reply.body["key_hint"] = f"…{key[-16:]}"
+            return reply
+        if scenario == "echo_text_straddling_cut":
+            # A proxy's plain-text page quoting the request, the key across the studio's cut.
+            text = "Upstream refused the request ".ljust(STRADDLE_AT, ".") + f"{req.key} end"
+            return Reply(502, text, content_type="text/plain")
         if scenario.startswith("429"):
             return self.rate_limited(7.0, scenario)
         if scenario == "model_not_allowed":
@@ -544,7 +566,12 @@ class RelayFake(FakeServer):
     price = Decimal("0.04")
     policy_message = "Your request was rejected as a result of our safety system."
     models: ClassVar[tuple[str, ...]] = ()
-    settable = FakeServer.settable | {"billing", "quota_display_type"}
+    # new-api lists `supported_endpoint_types` with each model; image models usually lead with
+    # "image-generation" (new-api common/endpoint_type.go).
+    image_endpoint_types: ClassVar[tuple[str, ...]] = ("image-generation", "openai")
+    # Relays sell chat models too: /v1/models lists them beside the image models.
+    chat_models: ClassVar[tuple[str, ...]] = ("gpt-4o-mini", "deepseek-chat")
+    settable = FakeServer.settable | {"billing", "extra_models", "quota_display_type"}
     # new-api behaviours shared by the relays: a used-up key is refused with HTTP 401 by the
     # token check itself, on every route (middleware TokenAuth).
     variants: ClassVar[tuple[str, ...]] = ("newapi_401_exhausted",)
@@ -554,6 +581,11 @@ class RelayFake(FakeServer):
         self.billing = billing
         # What the relay's public /api/status says: "USD", "CNY", "TOKENS", or None (no route).
         self.quota_display_type: str | None = None
+        # Image models this relay also offers (listed and accepted), e.g. ["flux-2-pro"].
+        self.extra_models: list[str] = []
+
+    def offers(self, model: Any) -> bool:
+        return model in self.models or model in self.extra_models
 
     def relay_routes(self) -> list[Route]:
         return [
@@ -662,7 +694,17 @@ class RelayFake(FakeServer):
         return Reply(200, {"object": "list", "total_usage": self.keys[req.key or ""].used * 100})
 
     def list_models(self, req: Request) -> Reply:
-        data = [{"id": m, "object": "model", "owned_by": self.vendor} for m in self.models]
+        def item(model: str, types: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                "id": model,
+                "object": "model",
+                "owned_by": self.vendor,
+                "supported_endpoint_types": list(types),
+            }
+
+        images = (*self.models, *self.extra_models)
+        data = [item(m, self.image_endpoint_types) for m in images]
+        data += [item(m, ("openai",)) for m in self.chat_models]
         return Reply(200, {"object": "list", "data": data})
 
 
@@ -672,6 +714,22 @@ def retry_after_headers(scenario: str | None, wait: float = 7.0) -> dict[str, st
     if scenario == "429_date":
         return {"Retry-After": formatdate(time.time() + wait, usegmt=True)}
     return {}
+
+
+def gpt_image_2_size_ok(value: Any) -> bool:
+    """gpt-image-2's free sizes on any relay (docs.aiandgpu.com, image-edit page): "WxH",
+    multiples of 16, longest edge ≤ 3840, 655,360–8,294,400 pixels, aspect ≤ 3:1."""
+    found = re.fullmatch(r"(\d+)x(\d+)", value) if isinstance(value, str) else None
+    if not found:
+        return False
+    width, height = int(found[1]), int(found[2])
+    return (
+        width % 16 == 0
+        and height % 16 == 0
+        and max(width, height) <= 3840
+        and 655_360 <= width * height <= 8_294_400
+        and max(width, height) <= 3 * min(width, height)
+    )
 
 
 def size_of(value: Any, default: str = "1024x1024") -> tuple[int, int]:

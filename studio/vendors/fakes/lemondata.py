@@ -12,16 +12,19 @@ from studio.vendors.fakes.core import (
     Reply,
     Request,
     Route,
+    gpt_image_2_size_ok,
     retry_after_headers,
     size_of,
 )
 
 ASYNC_MODELS = ("flux-pro", "midjourney", "ideogram-v3")
-# Sync unless the request says `"async": true` (docs.lemondata.cc create-image).
-EITHER_MODELS = ("gpt-image-2",)
 SYNC_MODELS = ("dall-e-3", "dall-e-2", "flux-schnell", "stable-diffusion-3")
+# docs.lemondata.cc create-image: a task when asked with `async`, else inline; free WxH sizes.
+EITHER_MODELS = ("gpt-image-2",)
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 OTHER_SIZES = ("512x512", "1024x1024")
+GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+QUALITY = {"dall-e-3": ("standard", "hd"), "gpt-image-2": ("low", "medium", "high", "auto")}
 
 
 class LemonDataFake(RelayFake):
@@ -83,22 +86,22 @@ class LemonDataFake(RelayFake):
     def generations(self, req: Request) -> Reply:
         body = req.json if isinstance(req.json, dict) else {}
         model, prompt, n = body.get("model", "dall-e-3"), body.get("prompt"), body.get("n", 1)
-        sizes = DALLE3_SIZES if model == "dall-e-3" else OTHER_SIZES
-        if model in EITHER_MODELS:
-            sizes = (*OTHER_SIZES, "1536x1024", "1024x1536", body.get("size", "1024x1024"))
         if "async" in body and not isinstance(body["async"], bool):
             return self.invalid("async", "must be a boolean")
         if model not in ASYNC_MODELS + SYNC_MODELS + EITHER_MODELS:
             return self.invalid("model", "model not found")
+        sizes = {"dall-e-3": DALLE3_SIZES, "gpt-image-2": GPT_IMAGE_SIZES}.get(model, OTHER_SIZES)
         if not isinstance(prompt, str) or not prompt.strip():
             return self.invalid("prompt", "is required")
         if not isinstance(n, int) or not 1 <= n <= (1 if model == "dall-e-3" else 4):
             return self.invalid("n", "out of range for this model")
-        if body.get("size", "1024x1024") not in sizes:
+        size = body.get("size", "1024x1024")
+        if size not in sizes and not (model == "gpt-image-2" and gpt_image_2_size_ok(size)):
             return self.invalid("size", f"must be one of {', '.join(sizes)}")
-        for name, options in (("quality", ("standard", "hd")), ("style", ("vivid", "natural"))):
-            if name in body and (model != "dall-e-3" or body[name] not in options):
-                return self.invalid(name, "only dall-e-3 takes it, with " + ", ".join(options))
+        if "quality" in body and body["quality"] not in QUALITY.get(model, ()):
+            return self.invalid("quality", "not taken by this model, or not one of its values")
+        if "style" in body and (model != "dall-e-3" or body["style"] not in ("vivid", "natural")):
+            return self.invalid("style", "only dall-e-3 takes it, with vivid, natural")
         if body.get("response_format", "url") not in ("url", "b64_json"):
             return self.invalid("response_format", "must be url or b64_json")
         if not self.charge(req, self.price * n):
