@@ -20,8 +20,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from openskill.models import PlackettLuce
 
+from accounts.models import Team
 from studio.compare.models import Column
 from studio.models import CreditEntry, Generation, Image
+from studio.sharing.services import shared_comparisons
 from studio.templatetags.studio import vendor_label
 
 Status = Generation.Status
@@ -150,13 +152,37 @@ def fit_ratings(verdicts: list[list[tuple[tuple[str, str], bool]]]) -> dict[tupl
 
 
 def scoreboard(owner: User, today: date | None = None) -> dict:
+    """The user's own history: every job, every image and spend, every verdict."""
+    return _board(
+        jobs=Generation.objects.filter(owner=owner),
+        images=Image.objects.filter(owner=owner),
+        spend=CreditEntry.objects.filter(owner=owner, generation__isnull=False),
+        columns=Column.objects.filter(comparison__owner=owner),
+        today=today,
+    )
+
+
+def team_scoreboard(team: Team, today: date | None = None) -> dict:
+    """The comparisons shared with `team` (sharing's live team links): their jobs and their
+    verdicts, whoever in the team made them. No spend: a share never shows what its owner
+    spent."""
+    comparisons = shared_comparisons(team)
+    return _board(
+        jobs=Generation.objects.filter(comparison_columns__comparison__in=comparisons),
+        images=Image.objects.filter(generation__comparison_columns__comparison__in=comparisons),
+        spend=None,
+        columns=Column.objects.filter(comparison__in=comparisons),
+        today=today,
+    )
+
+
+def _board(jobs, images, spend, columns, today: date | None) -> dict:
     today = today or timezone.localdate()
     rows: dict[tuple[str, str], Row] = {}
 
     def row(vendor: str, model: str) -> Row:
         return rows.setdefault((vendor, model), Row(vendor, model))
 
-    jobs = Generation.objects.filter(owner=owner)
     # 1. Jobs and how they ended.
     ends = jobs.values("vendor", "model", "status", "error_code").annotate(n=Count("id"))
     for end in ends.order_by():
@@ -182,23 +208,22 @@ def scoreboard(owner: User, today: date | None = None) -> dict:
 
     # 3. Images made (deleted ones too: they were paid for) and 4. what the vendors reported
     # spending, per unit.
-    images = Image.objects.filter(owner=owner).values("generation__vendor", "generation__model")
-    for made in images.annotate(n=Count("id")).order_by():
-        row(made["generation__vendor"], made["generation__model"]).images = made["n"]
-    spend = (
-        CreditEntry.objects.filter(owner=owner, generation__isnull=False)
-        .exclude(kind=CreditEntry.Kind.IMAGES)
-        .values("generation__vendor", "generation__model", "unit")
-        .annotate(total=Sum("amount"))
-    )
-    for spent in spend.order_by():
-        r = row(spent["generation__vendor"], spent["generation__model"])
-        r.spend[spent["unit"]] = spent["total"]
+    made = images.values("generation__vendor", "generation__model").annotate(n=Count("id"))
+    for pair in made.order_by():
+        row(pair["generation__vendor"], pair["generation__model"]).images = pair["n"]
+    if spend is not None:
+        spent = (
+            spend.exclude(kind=CreditEntry.Kind.IMAGES)
+            .values("generation__vendor", "generation__model", "unit")
+            .annotate(total=Sum("amount"))
+        )
+        for total in spent.order_by():
+            r = row(total["generation__vendor"], total["generation__model"])
+            r.spend[total["unit"]] = total["total"]
 
     # 5. Verdicts: wins, and the ratings.
     verdict_columns = (
-        Column.objects.filter(
-            comparison__owner=owner,
+        columns.filter(
             comparison__decided_at__isnull=False,
             generation__status=Status.SUCCEEDED,
         )
@@ -233,6 +258,7 @@ def scoreboard(owner: User, today: date | None = None) -> dict:
         "rating_charts": rating_charts(ordered),
         "time_chart": time_chart(by_day, first_day, today),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
+        "with_cost": spend is not None,
     }
 
 

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import Team
 from studio.compare import scoreboard as board
 from studio.compare import services
 from studio.compare.forms import CompareForm
@@ -166,7 +167,8 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def verdict(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = services.get_comparison_for_user(request, pk)
-    ids = {int(v) for v in request.POST.getlist("winner") if v.isdigit()}
+    # Ids past a database integer are no column: left out rather than sent to the database.
+    ids = {int(v) for v in request.POST.getlist("winner") if v.isdigit() and len(v) < 19}
     winners = list(comparison.columns.filter(pk__in=ids).select_related("generation"))
     note = request.POST.get("note", "").strip()[:2000]
     try:
@@ -193,4 +195,13 @@ def comparisons(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def scoreboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "studio/compare/scoreboard.html", board.scoreboard(request.user))
+    """The user's own scoreboard, or (?team=<pk>, a team of theirs) the team's."""
+    teams = list(Team.objects.filter(memberships__user=request.user).order_by("name", "pk"))
+    team = None
+    if "team" in request.GET:
+        team = next((t for t in teams if str(t.pk) == request.GET["team"]), None)
+        if team is None:
+            raise Http404
+    figures = board.team_scoreboard(team) if team else board.scoreboard(request.user)
+    ctx = {**figures, "teams": teams, "team": team}
+    return render(request, "studio/compare/scoreboard.html", ctx)

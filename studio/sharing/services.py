@@ -203,6 +203,16 @@ def shared_with(user: User) -> QuerySet[ShareLink]:
     )
 
 
+def shared_comparisons(team: Team) -> QuerySet[Comparison]:
+    """Comparisons shared with `team` through live team links whose owners are still in it:
+    what the team's scoreboard is made of."""
+    owner_in_team = Membership.objects.filter(team_id=team.pk, user_id=OuterRef("owner_id"))
+    links = live_links(
+        ShareLink.objects.filter(kind=Kind.COMPARISON, audience=Audience.TEAM, team=team)
+    ).filter(Exists(owner_in_team))
+    return Comparison.objects.filter(pk__in=links.values("comparison_id"))
+
+
 def link_for_viewer(user: User, pk: int) -> ShareLink | None:
     """A live link that `user` may open without its token: one shared with a team of theirs
     (from "Shared with me"), or their own (a preview)."""

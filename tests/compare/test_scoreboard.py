@@ -185,10 +185,46 @@ def test_the_scoreboard_costs_the_same_at_any_size(
     jobs = list(Generation.objects.filter(owner=alice)[:6])
     for i in range(3):
         verdict(alice, i % 2 == 0, (jobs[2 * i], True), (jobs[2 * i + 1], False))
-    # Session, user, how jobs ended, times to image, images, spend, verdicts.
-    with django_assert_num_queries(7):
+    # Session, user, teams, how jobs ended, times to image, images, spend, verdicts.
+    with django_assert_num_queries(8):
         r = alice_client.get("/vendors/")
     assert r.status_code == 200
     rows = r.context["rows"]
     assert len(rows) == min(count, 15)  # vendors i % 3, models i % 5
     assert sum(len(row.times) for row in rows) == count
+
+
+def test_a_team_scoreboard_is_made_of_what_was_shared_with_the_team(
+    client, alice, bob, carol, history
+):
+    from accounts import membership
+    from studio.sharing import services as sharing
+
+    team = membership.create_team(alice, "Painters")
+    membership.accept_invite(membership.invite_user(team, alice, bob), bob)
+    first, second = Comparison.objects.exclude(decided_at=None).order_by("decided_at")
+    sharing.create_link(alice, kind="comparison", comparison=first, audience="team", team=team)
+    # Shared with anyone, or revoked: not the team's.
+    sharing.create_link(alice, kind="comparison", comparison=second, audience="anyone")
+    revoked, _token = sharing.create_link(
+        alice, kind="comparison", comparison=second, audience="team", team=team
+    )
+    sharing.revoke_link(revoked)
+
+    client.force_login(bob, backend="django.contrib.auth.backends.ModelBackend")
+    r = client.get(f"/vendors/?team={team.pk}")
+    assert r.status_code == 200
+    rows = {(row.vendor, row.model): row for row in r.context["rows"]}
+    # Only the first comparison's three jobs, and its one open verdict.
+    assert set(rows) == {("girlgenerator", "default"), ("demo", "demo"), ("aioagi", "gpt-image-2")}
+    assert sum(row.jobs for row in rows.values()) == 3
+    assert rows["girlgenerator", "default"].wins_open == 1
+    assert rows["girlgenerator", "default"].verdicts_blind == 0
+    page = r.content.decode()
+    assert "Cost per image" not in page and "2.33" not in page
+    # Bob's own scoreboard is his own (empty) history.
+    assert client.get("/vendors/").context["rows"] == []
+
+    client.force_login(carol, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(f"/vendors/?team={team.pk}").status_code == 404
+    assert client.get("/vendors/?team=x").status_code == 404
