@@ -264,3 +264,26 @@ def test_services_read_revised_prompts_and_vendor_times():
     assert services.vendor_seconds(iso) == 42
     assert services.vendor_seconds({"created_at": 100, "completed_at": 90}) is None
     assert services.vendor_seconds({"created": 100}) is None
+
+
+def test_prompts_notes_and_revised_prompts_are_text(alice_client, alice, keys):
+    from tests.web.test_escaping import HOSTILE, assert_inert
+
+    comparison = start(
+        alice, targets_of(alice, "demo:demo", f"{keys['aioagi'].pk}:gpt-image-2"), prompt=HOSTILE
+    )
+    finish(columns(comparison)[0], raw={"data": [{"revised_prompt": HOSTILE}]})
+    first = columns(comparison)[0]
+    alice_client.post(f"/compare/{comparison.pk}/verdict/", {"winner": first.pk, "note": HOSTILE})
+    _link, token = sharing.create_link(
+        alice, kind="comparison", comparison=comparison, audience="anyone"
+    )
+    for path, headers in (
+        (f"/compare/{comparison.pk}/", {}),
+        (f"/compare/{comparison.pk}/columns/{first.pk}/?seen=x", HTMX),
+        ("/compare/", {}),
+        (f"/s/{token}/", {}),
+    ):
+        r = alice_client.get(path, **headers)
+        assert r.status_code == 200, path
+        assert_inert(r.content)
