@@ -35,7 +35,6 @@ DEMO = "demo"
 MIN_TARGETS, MAX_TARGETS = 2, 8
 ASPECT_RATIOS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16")
 # A shared quality in plain words, and what each vendor calls the nearest of its own levels.
-QUALITY_LEVELS = ("low", "medium", "high")
 QUALITY_LADDER = {
     "low": ("low", "standard"),
     "medium": ("medium", "standard"),

@@ -4,7 +4,6 @@ import pytest
 
 from accounts.vault import add_credential
 from studio.compare import services
-from tests.web.conftest import png  # noqa: F401  (used by the tests here)
 
 
 @pytest.fixture(autouse=True)
