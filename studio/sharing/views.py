@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from studio.sharing import services
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.sharing.models import Collection, CollectionItem, ShareLink
+from studio.web.params import get_id, parse_id
 
 
 def _get_collection_for_user(request: HttpRequest, pk: int) -> Collection:
@@ -36,12 +37,11 @@ def _get_link_for_user(request: HttpRequest, pk: int) -> ShareLink:
 
 def _get_images_for_user(request: HttpRequest, ids: list[str]):
     """The viewer's images named by `ids`; any id that is not theirs is a 404."""
-    try:
-        wanted = {int(i) for i in ids}
-    except ValueError:
-        raise Http404 from None
+    wanted = {parse_id(i) for i in ids}
+    if not wanted or None in wanted:
+        raise Http404
     images = services.owner_images(request.user).filter(pk__in=wanted)
-    if not wanted or images.count() != len(wanted):
+    if images.count() != len(wanted):
         raise Http404
     return images
 
@@ -209,10 +209,11 @@ def new_link(request: HttpRequest) -> HttpResponse:
 
 def _target(request: HttpRequest) -> dict:
     if "collection" in request.GET:
-        collection = _get_collection_for_user(request, _int(request.GET["collection"]))
+        collection = _get_collection_for_user(request, get_id(request.GET, "collection"))
         return {"kind": ShareLink.Kind.COLLECTION, "collection": collection}
     if "image" in request.GET:
-        image = _get_images_for_user(request, [request.GET["image"]]).get()
+        images = services.owner_images(request.user)
+        image = get_object_or_404(images, pk=get_id(request.GET, "image"))
         return {"kind": ShareLink.Kind.IMAGE, "image": image}
     if "gallery" in request.GET:
         filters = services.gallery_filters(request.user, request.GET)
@@ -220,13 +221,6 @@ def _target(request: HttpRequest) -> dict:
             raise Http404
         return {"kind": ShareLink.Kind.GALLERY, "filters": filters.data}
     raise Http404
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Http404 from None
 
 
 @require_POST
