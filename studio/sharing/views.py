@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import Membership
 from studio.sharing import services
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.sharing.models import Collection, CollectionItem, ShareLink
@@ -146,7 +148,12 @@ def add_to_collection(request: HttpRequest) -> HttpResponse:
     collection = form.cleaned_data["collection"] or Collection.objects.create(
         owner=request.user, name=form.cleaned_data["name"]
     )
-    added = services.add_images(collection, images)
+    try:
+        added = services.add_images(collection, images)
+    except Collection.DoesNotExist:
+        # Deleted (in another tab, say) since the form was checked.
+        form.add_error("collection", _("This collection was just deleted: choose another."))
+        return render(request, template + "#add-form" if request.htmx else template, ctx)
     if added:
         message = _("Added to %(name)s.") % {"name": collection}
     else:
@@ -190,18 +197,26 @@ def new_link(request: HttpRequest) -> HttpResponse:
         "action": request.get_full_path(),
     }
     if request.method == "POST" and form.is_valid():
-        link, token = services.create_link(
-            request.user,
-            audience=form.cleaned_data["audience"],
-            team=form.cleaned_data["team"],
-            expires_at=form.expires_at(),
-            include_later=form.cleaned_data.get("include_later", False),
-            **target,
-        )
-        # The token is in this response only: it is not stored, so it cannot be shown again.
-        ctx = {"link": link, "url": request.build_absolute_uri(f"/s/{token}/")}
-        template = "studio/sharing/link_created.html"
-        return render(request, template + "#created" if request.htmx else template, ctx)
+        try:
+            link, token = services.create_link(
+                request.user,
+                audience=form.cleaned_data["audience"],
+                team=form.cleaned_data["team"],
+                expires_at=form.expires_at(),
+                include_later=form.cleaned_data.get("include_later", False),
+                **target,
+            )
+        except Membership.DoesNotExist:
+            # The team was deleted, or the user left it, since the form was checked.
+            form.add_error("team", _("You are no longer in this team: choose another."))
+        except ObjectDoesNotExist:
+            # The collection or image was deleted since `_target` found it.
+            raise Http404 from None
+        else:
+            # The token is in this response only: it is not stored, so it cannot be shown again.
+            ctx = {"link": link, "url": request.build_absolute_uri(f"/s/{token}/")}
+            template = "studio/sharing/link_created.html"
+            return render(request, template + "#created" if request.htmx else template, ctx)
     if request.htmx and request.method == "POST":
         return render(request, "studio/sharing/link_new.html#link-form", ctx)
     return render(request, "studio/sharing/link_new.html", ctx)
