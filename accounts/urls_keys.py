@@ -5,9 +5,9 @@ from accounts import keys
 urlpatterns = [
     path("", keys.keys, name="keys"),
     path("add/", keys.add_key, name="add_key"),
-    path("<int:pk>/replace/", keys.replace_key, name="replace_key"),
-    path("<int:pk>/verify/", keys.verify_key, name="verify_key"),
-    path("<int:pk>/default/", keys.make_default, name="make_default_key"),
-    path("<int:pk>/revoke/", keys.revoke_key, name="revoke_key"),
-    path("<int:pk>/delete/", keys.delete_key, name="delete_key"),
+    path("<id:pk>/replace/", keys.replace_key, name="replace_key"),
+    path("<id:pk>/verify/", keys.verify_key, name="verify_key"),
+    path("<id:pk>/default/", keys.make_default, name="make_default_key"),
+    path("<id:pk>/revoke/", keys.revoke_key, name="revoke_key"),
+    path("<id:pk>/delete/", keys.delete_key, name="delete_key"),
 ]

@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from studio import health
 from studio.engine import references
+from studio.web.params import IdConverter
+
+# `<id:pk>` in every URLconf below: a number past the primary keys' range is a 404, not a 500.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", include("studio.web.urls")),

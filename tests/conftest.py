@@ -35,3 +35,13 @@ def worker(transactional_db, tmp_path):
     process = Worker(log_dir)
     yield process
     process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A test that activates a language (directly, or through a request to a view that does)
+    must not leave it active for the next: messages would come out translated."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()

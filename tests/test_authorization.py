@@ -42,7 +42,7 @@ class Route:
 
 @dataclass(frozen=True)
 class Params:
-    """A resource that fills several parts of a path (`"int:item_pk": 3`), and its query."""
+    """A resource that fills several parts of a path (`"id:item_pk": 3`), and its query."""
 
     values: dict
     query: str = ""
@@ -51,20 +51,20 @@ class Params:
 ROUTES: dict[str, Route] = {
     "": Route("user"),
     "generate/form/": Route("user"),
-    "jobs/<int:pk>/": Route("owner", resource="job"),
-    "jobs/<int:pk>/cancel/": Route("owner", "POST", "job"),
-    "jobs/<int:pk>/retry/": Route("owner", "POST", "job"),
-    "jobs/<int:pk>/dismiss/": Route("owner", "POST", "job"),
+    "jobs/<id:pk>/": Route("owner", resource="job"),
+    "jobs/<id:pk>/cancel/": Route("owner", "POST", "job"),
+    "jobs/<id:pk>/retry/": Route("owner", "POST", "job"),
+    "jobs/<id:pk>/dismiss/": Route("owner", "POST", "job"),
     "gallery/": Route("user"),
-    "gallery/<int:pk>/": Route("owner", resource="image"),
-    "gallery/<int:pk>/favourite/": Route("owner", "POST", "image"),
-    "gallery/<int:pk>/reference/": Route("owner", "POST", "image"),
-    "gallery/<int:pk>/delete/": Route("owner", "POST", "image"),
-    "gallery/<int:pk>/restore/": Route("owner", "POST", "deleted_image"),
-    "images/<int:pk>/": Route("owner", resource="image"),
-    "images/<int:pk>/thumbnail/": Route("owner", resource="image"),
-    "images/<int:pk>/download/": Route("owner", resource="image"),
-    "references/<int:pk>/": Route("owner", resource="reference"),
+    "gallery/<id:pk>/": Route("owner", resource="image"),
+    "gallery/<id:pk>/favourite/": Route("owner", "POST", "image"),
+    "gallery/<id:pk>/reference/": Route("owner", "POST", "image"),
+    "gallery/<id:pk>/delete/": Route("owner", "POST", "image"),
+    "gallery/<id:pk>/restore/": Route("owner", "POST", "deleted_image"),
+    "images/<id:pk>/": Route("owner", resource="image"),
+    "images/<id:pk>/thumbnail/": Route("owner", resource="image"),
+    "images/<id:pk>/download/": Route("owner", resource="image"),
+    "references/<id:pk>/": Route("owner", resource="reference"),
     "credits/": Route("user"),
     "credits/export.csv": Route("user"),
     "healthz": Route("public", ok=(200, 503)),
@@ -80,56 +80,56 @@ ROUTES: dict[str, Route] = {
     "accounts/password/reset/done/": Route("public"),
     "keys/": Route("user"),
     "keys/add/": Route("user"),
-    "keys/<int:pk>/replace/": Route("owner", resource="key"),
-    "keys/<int:pk>/verify/": Route("owner", "POST", "key"),
-    "keys/<int:pk>/default/": Route("owner", "POST", "key"),
-    "keys/<int:pk>/revoke/": Route("owner", "POST", "key"),
-    "keys/<int:pk>/delete/": Route("owner", "POST", "key"),
+    "keys/<id:pk>/replace/": Route("owner", resource="key"),
+    "keys/<id:pk>/verify/": Route("owner", "POST", "key"),
+    "keys/<id:pk>/default/": Route("owner", "POST", "key"),
+    "keys/<id:pk>/revoke/": Route("owner", "POST", "key"),
+    "keys/<id:pk>/delete/": Route("owner", "POST", "key"),
     "i18n/setlang/": Route("public", "POST"),
     "r/<str:token>/": Route("token", resource="reference"),
     # --- Teams and sharing ---
     "teams/": Route("user"),
-    "teams/<int:pk>/": Route("owner", resource="team"),
-    "teams/<int:pk>/invite/": Route("owner", "POST", "team"),
-    "teams/<int:pk>/invite-link/": Route("owner", "POST", "team"),
-    "teams/<int:pk>/invites/<int:invite_pk>/cancel/": Route("owner", "POST", "team_invite"),
-    "teams/<int:pk>/members/<int:member_pk>/remove/": Route("owner", "POST", "team_member"),
-    "teams/<int:pk>/members/<int:member_pk>/owner/": Route("owner", "POST", "team_member"),
-    "teams/<int:pk>/leave/": Route("owner", "POST", "team"),
-    "teams/invites/<int:pk>/accept/": Route("owner", "POST", "invite_for_me"),
-    "teams/invites/<int:pk>/decline/": Route("owner", "POST", "invite_for_me"),
+    "teams/<id:pk>/": Route("owner", resource="team"),
+    "teams/<id:pk>/invite/": Route("owner", "POST", "team"),
+    "teams/<id:pk>/invite-link/": Route("owner", "POST", "team"),
+    "teams/<id:pk>/invites/<id:invite_pk>/cancel/": Route("owner", "POST", "team_invite"),
+    "teams/<id:pk>/members/<id:member_pk>/remove/": Route("owner", "POST", "team_member"),
+    "teams/<id:pk>/members/<id:member_pk>/owner/": Route("owner", "POST", "team_member"),
+    "teams/<id:pk>/leave/": Route("owner", "POST", "team"),
+    "teams/invites/<id:pk>/accept/": Route("owner", "POST", "invite_for_me"),
+    "teams/invites/<id:pk>/decline/": Route("owner", "POST", "invite_for_me"),
     # Anyone signed in may open an invite link: holding it is the permission.
     "teams/join/<str:token>/": Route("user", resource="invite_link"),
     "collections/": Route("user"),
     "collections/add/": Route("owner", resource="image_to_add"),
-    "collections/<int:pk>/": Route("owner", resource="collection"),
-    "collections/<int:pk>/delete/": Route("owner", "POST", "collection"),
-    "collections/<int:pk>/items/<int:item_pk>/move/": Route(
+    "collections/<id:pk>/": Route("owner", resource="collection"),
+    "collections/<id:pk>/delete/": Route("owner", "POST", "collection"),
+    "collections/<id:pk>/items/<id:item_pk>/move/": Route(
         "owner", "POST", "collection_item", data=(("direction", "down"),)
     ),
-    "collections/<int:pk>/items/<int:item_pk>/remove/": Route("owner", "POST", "collection_item"),
+    "collections/<id:pk>/items/<id:item_pk>/remove/": Route("owner", "POST", "collection_item"),
     "links/": Route("user"),
     "links/new/": Route("owner", resource="collection_to_share"),
-    "links/<int:pk>/revoke/": Route("owner", "POST", "share_link"),
+    "links/<id:pk>/revoke/": Route("owner", "POST", "share_link"),
     "shared/": Route("user"),
-    "shared/<int:pk>/": Route("owner", resource="share_link"),
-    "shared/<int:pk>/i/<int:image_id>/": Route("owner", resource="shared_image"),
-    "shared/<int:pk>/i/<int:image_id>/thumb/": Route("owner", resource="shared_image"),
-    "shared/<int:pk>/i/<int:image_id>/download/": Route("owner", resource="shared_image"),
+    "shared/<id:pk>/": Route("owner", resource="share_link"),
+    "shared/<id:pk>/i/<id:image_id>/": Route("owner", resource="shared_image"),
+    "shared/<id:pk>/i/<id:image_id>/thumb/": Route("owner", resource="shared_image"),
+    "shared/<id:pk>/i/<id:image_id>/download/": Route("owner", resource="shared_image"),
     "s/<str:token>/": Route("capability", resource="share_token"),
-    "s/<str:token>/i/<int:image_id>/": Route("capability", resource="share_token_image"),
-    "s/<str:token>/i/<int:image_id>/thumb/": Route("capability", resource="share_token_image"),
-    "s/<str:token>/i/<int:image_id>/download/": Route("capability", resource="share_token_image"),
+    "s/<str:token>/i/<id:image_id>/": Route("capability", resource="share_token_image"),
+    "s/<str:token>/i/<id:image_id>/thumb/": Route("capability", resource="share_token_image"),
+    "s/<str:token>/i/<id:image_id>/download/": Route("capability", resource="share_token_image"),
     # --- end of teams and sharing ---
     # --- Compare ---
     "compare/": Route("user"),
     "compare/new/": Route("user"),
-    "compare/<int:pk>/": Route("owner", resource="comparison"),
-    "compare/<int:pk>/verdict/": Route("owner", "POST", "comparison"),
-    "compare/<int:pk>/rerun/": Route("owner", "POST", "comparison"),
-    "compare/<int:pk>/columns/<int:column_pk>/": Route("owner", resource="comparison_column"),
-    "compare/<int:pk>/columns/<int:column_pk>/cancel/": Route("owner", "POST", "comparison_column"),
-    "compare/<int:pk>/columns/<int:column_pk>/rerun/": Route("owner", "POST", "comparison_column"),
+    "compare/<id:pk>/": Route("owner", resource="comparison"),
+    "compare/<id:pk>/verdict/": Route("owner", "POST", "comparison"),
+    "compare/<id:pk>/rerun/": Route("owner", "POST", "comparison"),
+    "compare/<id:pk>/columns/<id:column_pk>/": Route("owner", resource="comparison_column"),
+    "compare/<id:pk>/columns/<id:column_pk>/cancel/": Route("owner", "POST", "comparison_column"),
+    "compare/<id:pk>/columns/<id:column_pk>/rerun/": Route("owner", "POST", "comparison_column"),
     "vendors/": Route("user"),
 }
 # Django's admin: staff only, checked in its own test below.
@@ -182,7 +182,7 @@ def compare_objects(owner) -> dict[str, object]:
     column = comparison.columns.first()
     return {
         "comparison": comparison,
-        "comparison_column": Params({"int:pk": comparison.pk, "int:column_pk": column.pk}),
+        "comparison_column": Params({"id:pk": comparison.pk, "id:column_pk": column.pk}),
     }
 
 
@@ -200,18 +200,18 @@ def sharing_objects(owner, image) -> dict[str, object]:
     )
     return {
         "team": team,
-        "team_invite": Params({"int:pk": team.pk, "int:invite_pk": invite.pk}),
-        "team_member": Params({"int:pk": team.pk, "int:member_pk": me.pk}),
+        "team_invite": Params({"id:pk": team.pk, "id:invite_pk": invite.pk}),
+        "team_member": Params({"id:pk": team.pk, "id:member_pk": me.pk}),
         "invite_for_me": invite_for_me,
         "invite_link": Params({"str:token": invite_token}),
         "image_to_add": Params({}, query=f"image={image.pk}"),
         "collection": collection,
-        "collection_item": Params({"int:pk": collection.pk, "int:item_pk": item.pk}),
+        "collection_item": Params({"id:pk": collection.pk, "id:item_pk": item.pk}),
         "collection_to_share": Params({}, query=f"collection={collection.pk}"),
         "share_link": link,
-        "shared_image": Params({"int:pk": link.pk, "int:image_id": image.pk}),
+        "shared_image": Params({"id:pk": link.pk, "id:image_id": image.pk}),
         "share_token": Params({"str:token": token}),
-        "share_token_image": Params({"str:token": token, "int:image_id": image.pk}),
+        "share_token_image": Params({"str:token": token, "id:image_id": image.pk}),
     }
 
 
@@ -222,7 +222,7 @@ def url_for(route: str, resource) -> str:
             path = path.replace(f"<{name}>", str(value))
         return path + (f"?{resource.query}" if resource.query else "")
     if resource is not None:
-        path = path.replace("<int:pk>", str(resource.pk))
+        path = path.replace("<id:pk>", str(resource.pk))
         path = path.replace("<str:token>", signing.dumps(resource.pk, salt=SALT))
     return path.replace("<uidb64>/<token>", "MQ/set-password")
 

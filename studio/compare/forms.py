@@ -12,6 +12,7 @@ from studio.compare.services import MAX_TARGETS, Plan, Target
 from studio.engine.services import ImageRejected, save_reference
 from studio.models import ReferenceImage
 from studio.web.forms import MAX_UPLOAD_BYTES, MultipleFileField, MultipleFileInput
+from studio.web.params import IdsField
 
 SHARED = ""
 COUNTS = [(str(i), str(i)) for i in range(1, 5)]
@@ -46,7 +47,7 @@ class CompareForm(forms.Form):
     blind = forms.BooleanField(
         label=_("Blind: hide vendors and models until I pick a winner"), required=False
     )
-    reference = forms.ModelMultipleChoiceField(
+    reference = IdsField(
         queryset=ReferenceImage.objects.none(), required=False, widget=forms.MultipleHiddenInput
     )
     upload = MultipleFileField(

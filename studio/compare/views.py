@@ -25,6 +25,7 @@ from studio.compare.models import Column, Comparison
 from studio.engine.services import cancel_generation
 from studio.web.jobs import poll_state
 from studio.web.paging import keyset_page
+from studio.web.params import parse_id
 
 PAGE_SIZE = 25
 
@@ -167,8 +168,8 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def verdict(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = services.get_comparison_for_user(request, pk)
-    # Ids past a database integer are no column: left out rather than sent to the database.
-    ids = {int(v) for v in request.POST.getlist("winner") if v.isdigit() and len(v) < 19}
+    # An id no column can have is left out rather than sent to the database.
+    ids = {parse_id(v) for v in request.POST.getlist("winner")} - {None}
     winners = list(comparison.columns.filter(pk__in=ids).select_related("generation"))
     note = request.POST.get("note", "").strip()[:2000]
     try:

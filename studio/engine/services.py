@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts.models import Credential
 from studio.engine import jobs, state
 from studio.engine.images import ImageRejected as ImageRejected
 from studio.engine.references import save_reference as save_reference
@@ -105,6 +106,12 @@ def create_generation(
         references=references,
     )
     with transaction.atomic():
+        # Fetched again and locked: the key may have been deleted or revoked (in another tab)
+        # since the form offered it, and a job must neither point at a deleted key (a
+        # foreign-key error at commit, a 500) nor start on a revoked one.
+        usable = Credential.objects.usable().select_for_update()
+        if credential is not None and not usable.filter(pk=credential.pk).exists():
+            raise ValidationError({"credential": "This key was just deleted or revoked."})
         generation = Generation.objects.create(
             owner=owner,
             credential=credential,

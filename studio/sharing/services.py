@@ -48,9 +48,13 @@ def collection_items(collection: Collection) -> QuerySet[CollectionItem]:
 
 
 def add_images(collection: Collection, images: QuerySet[Image]) -> int:
-    """Appends the owner's `images` that are not in the collection yet; returns how many."""
+    """Appends the owner's `images` that are not in the collection yet; returns how many.
+
+    Raises Collection.DoesNotExist if the collection was deleted since the caller fetched it."""
     images = images.filter(owner_id=collection.owner_id)
     with transaction.atomic():
+        # Fetched again and locked, as in create_link: deleted meanwhile, it is a DoesNotExist.
+        Collection.objects.select_for_update().get(pk=collection.pk)
         present = set(collection.items.values_list("image_id", flat=True))
         last = collection.items.aggregate(last=Max("position"))["last"]
         position = -1 if last is None else last
@@ -117,29 +121,46 @@ def create_link(
     expires_at: datetime | None = None,
     comparison: Comparison | None = None,
 ) -> tuple[ShareLink, str]:
-    """A new link and its token. The token is never stored: show it to the owner once."""
+    """A new link and its token. The token is never stored: show it to the owner once.
+
+    Raises Collection.DoesNotExist, Image.DoesNotExist or Comparison.DoesNotExist if the target
+    was deleted since the caller fetched it, and Membership.DoesNotExist if the owner is not (or
+    no longer) in `team`.
+    """
     if collection is not None and collection.owner_id != owner.pk:
         raise ValueError("a link can only share its owner's collection")
     if image is not None and image.owner_id != owner.pk:
         raise ValueError("a link can only share its owner's image")
     if comparison is not None and comparison.owner_id != owner.pk:
         raise ValueError("a link can only share its owner's comparison")
-    if team is not None and not Membership.objects.filter(team=team, user=owner).exists():
-        raise ValueError("a link can only be shared with a team its owner is in")
     token, hashed = new_token()
-    link = ShareLink.objects.create(
-        owner=owner,
-        token_hash=hashed,
-        kind=kind,
-        collection=collection,
-        image=image,
-        comparison=comparison,
-        filters=filters or {},
-        include_later=include_later,
-        audience=audience,
-        team=team if audience == Audience.TEAM else None,
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        # The caller fetched the target and the team maybe a moment before someone deleted
+        # them, and a foreign key to a deleted row fails only at commit (an IntegrityError, a
+        # 500). Fetched again here, a deleted one is a DoesNotExist; one found is locked until
+        # the link is committed (FOR UPDATE on PostgreSQL; on SQLite the IMMEDIATE transaction
+        # already holds the write lock).
+        if collection is not None:
+            Collection.objects.select_for_update().get(pk=collection.pk)
+        if image is not None:
+            owner_images(owner).select_for_update().get(pk=image.pk)
+        if comparison is not None:
+            Comparison.objects.select_for_update().get(pk=comparison.pk)
+        if team is not None:
+            Membership.objects.select_for_update().get(team=team, user=owner)
+        link = ShareLink.objects.create(
+            owner=owner,
+            token_hash=hashed,
+            kind=kind,
+            collection=collection,
+            image=image,
+            comparison=comparison,
+            filters=filters or {},
+            include_later=include_later,
+            audience=audience,
+            team=team if audience == Audience.TEAM else None,
+            expires_at=expires_at,
+        )
     return link, token
 
 

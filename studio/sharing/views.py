@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,10 +18,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import Membership
 from studio.compare import services as compare
 from studio.sharing import services
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.sharing.models import Collection, CollectionItem, ShareLink
+from studio.web.params import get_id, parse_id
 
 
 def _get_collection_for_user(request: HttpRequest, pk: int) -> Collection:
@@ -37,12 +40,11 @@ def _get_link_for_user(request: HttpRequest, pk: int) -> ShareLink:
 
 def _get_images_for_user(request: HttpRequest, ids: list[str]):
     """The viewer's images named by `ids`; any id that is not theirs is a 404."""
-    try:
-        wanted = {int(i) for i in ids}
-    except ValueError:
-        raise Http404 from None
+    wanted = {parse_id(i) for i in ids}
+    if not wanted or None in wanted:
+        raise Http404
     images = services.owner_images(request.user).filter(pk__in=wanted)
-    if not wanted or images.count() != len(wanted):
+    if images.count() != len(wanted):
         raise Http404
     return images
 
@@ -147,7 +149,12 @@ def add_to_collection(request: HttpRequest) -> HttpResponse:
     collection = form.cleaned_data["collection"] or Collection.objects.create(
         owner=request.user, name=form.cleaned_data["name"]
     )
-    added = services.add_images(collection, images)
+    try:
+        added = services.add_images(collection, images)
+    except Collection.DoesNotExist:
+        # Deleted (in another tab, say) since the form was checked.
+        form.add_error("collection", _("This collection was just deleted: choose another."))
+        return render(request, template + "#add-form" if request.htmx else template, ctx)
     if added:
         message = _("Added to %(name)s.") % {"name": collection}
     else:
@@ -191,18 +198,26 @@ def new_link(request: HttpRequest) -> HttpResponse:
         "action": request.get_full_path(),
     }
     if request.method == "POST" and form.is_valid():
-        link, token = services.create_link(
-            request.user,
-            audience=form.cleaned_data["audience"],
-            team=form.cleaned_data["team"],
-            expires_at=form.expires_at(),
-            include_later=form.cleaned_data.get("include_later", False),
-            **target,
-        )
-        # The token is in this response only: it is not stored, so it cannot be shown again.
-        ctx = {"link": link, "url": request.build_absolute_uri(f"/s/{token}/")}
-        template = "studio/sharing/link_created.html"
-        return render(request, template + "#created" if request.htmx else template, ctx)
+        try:
+            link, token = services.create_link(
+                request.user,
+                audience=form.cleaned_data["audience"],
+                team=form.cleaned_data["team"],
+                expires_at=form.expires_at(),
+                include_later=form.cleaned_data.get("include_later", False),
+                **target,
+            )
+        except Membership.DoesNotExist:
+            # The team was deleted, or the user left it, since the form was checked.
+            form.add_error("team", _("You are no longer in this team: choose another."))
+        except ObjectDoesNotExist:
+            # The collection or image was deleted since `_target` found it.
+            raise Http404 from None
+        else:
+            # The token is in this response only: it is not stored, so it cannot be shown again.
+            ctx = {"link": link, "url": request.build_absolute_uri(f"/s/{token}/")}
+            template = "studio/sharing/link_created.html"
+            return render(request, template + "#created" if request.htmx else template, ctx)
     if request.htmx and request.method == "POST":
         return render(request, "studio/sharing/link_new.html#link-form", ctx)
     return render(request, "studio/sharing/link_new.html", ctx)
@@ -210,13 +225,14 @@ def new_link(request: HttpRequest) -> HttpResponse:
 
 def _target(request: HttpRequest) -> dict:
     if "collection" in request.GET:
-        collection = _get_collection_for_user(request, _int(request.GET["collection"]))
+        collection = _get_collection_for_user(request, get_id(request.GET, "collection"))
         return {"kind": ShareLink.Kind.COLLECTION, "collection": collection}
     if "image" in request.GET:
-        image = _get_images_for_user(request, [request.GET["image"]]).get()
+        images = services.owner_images(request.user)
+        image = get_object_or_404(images, pk=get_id(request.GET, "image"))
         return {"kind": ShareLink.Kind.IMAGE, "image": image}
     if "comparison" in request.GET:
-        comparison = compare.get_comparison_for_user(request, _int(request.GET["comparison"]))
+        comparison = compare.get_comparison_for_user(request, get_id(request.GET, "comparison"))
         return {"kind": ShareLink.Kind.COMPARISON, "comparison": comparison}
     if "gallery" in request.GET:
         filters = services.gallery_filters(request.user, request.GET)
@@ -224,13 +240,6 @@ def _target(request: HttpRequest) -> dict:
             raise Http404
         return {"kind": ShareLink.Kind.GALLERY, "filters": filters.data}
     raise Http404
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Http404 from None
 
 
 @require_POST

@@ -25,6 +25,7 @@ from studio.templatetags.studio import amount, unit_label, vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
+from studio.web.params import DayField
 
 # 25 rows: rendering them is most of the page's server time (benchmarks/README.md); the
 # CSV export has them all.
@@ -39,12 +40,10 @@ class LedgerFilters(forms.Form):
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=[("", _("Any")), *CreditEntry.Kind.choices]
     )
-    start = forms.DateField(
+    start = DayField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    end = DayField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, credentials: list[Credential]) -> None:
         super().__init__(data)

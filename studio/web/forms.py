@@ -20,6 +20,7 @@ from studio.engine.references import save_reference
 from studio.models import ReferenceImage
 from studio.vendors import get_adapter
 from studio.vendors.base import Adapter, ModelSpec, parse_size
+from studio.web.params import IdsField
 
 DEMO = "demo"
 DEMO_LABEL = _("Demo (offline, free)")
@@ -112,7 +113,7 @@ class GenerateForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 5, "data-counter": "prompt-counter"}),
     )
-    reference = forms.ModelMultipleChoiceField(
+    reference = IdsField(
         queryset=ReferenceImage.objects.none(),
         required=False,
         widget=forms.MultipleHiddenInput,

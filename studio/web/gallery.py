@@ -24,6 +24,7 @@ from studio.templatetags.studio import vendor_label
 from studio.web import search
 from studio.web.owned import get_image_for_user
 from studio.web.paging import keyset_page
+from studio.web.params import DayField, parse_id
 
 PAGE_SIZE = 48
 UNDO_WINDOW = timedelta(minutes=10)
@@ -34,10 +35,10 @@ class GalleryFilters(forms.Form):
     vendor = forms.ChoiceField(label=gettext_lazy("Vendor"), required=False)
     model = forms.ChoiceField(label=gettext_lazy("Model"), required=False)
     status = forms.ChoiceField(label=gettext_lazy("Job status"), required=False)
-    start = forms.DateField(
+    start = DayField(
         label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = DayField(
         label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     favourites = forms.BooleanField(label=gettext_lazy("Favourites only"), required=False)
@@ -104,8 +105,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
 
 
 def recently_deleted(request: HttpRequest) -> Image | None:
-    pk = request.GET.get("deleted", "")
-    if not pk.isdigit():
+    pk = parse_id(request.GET.get("deleted"))
+    if pk is None:
         return None
     return Image.objects.filter(
         pk=pk, owner=request.user, deleted_at__gt=timezone.now() - UNDO_WINDOW

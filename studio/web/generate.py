@@ -17,6 +17,7 @@ from studio.engine.services import create_generation
 from studio.models import Generation, Image
 from studio.web.forms import DEMO, GenerateForm
 from studio.web.owned import get_generation_for_user
+from studio.web.params import parse_id
 
 RECENT_JOBS = 12
 MULTI_VALUED = ("reference",)
@@ -34,7 +35,8 @@ def recent_jobs(owner) -> list[Generation]:
 
 def values_from(query: QueryDict) -> dict[str, Any]:
     values: dict[str, Any] = {k: query.get(k) for k in query if k not in MULTI_VALUED}
-    values["reference"] = [int(v) for v in query.getlist("reference") if v.isdigit()]
+    ids = [parse_id(v) for v in query.getlist("reference")]
+    values["reference"] = [pk for pk in ids if pk is not None]
     return values
 
 
@@ -52,9 +54,9 @@ def values_of(generation: Generation) -> dict[str, Any]:
 
 def initial_values(request: HttpRequest) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    source = request.GET.get("from", "")
-    if source.isdigit():
-        values = values_of(get_generation_for_user(request, int(source)))
+    source = parse_id(request.GET.get("from"))
+    if source is not None:
+        values = values_of(get_generation_for_user(request, source))
     given = values_from(request.GET)
     given.pop("from", None)
     if not given["reference"]:

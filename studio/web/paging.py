@@ -6,9 +6,11 @@ shown and the next page starts strictly after it, through the (owner, -created_a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
+
+from studio.web.params import parse_id
 
 
 def cursor_of(row) -> str:
@@ -16,14 +18,19 @@ def cursor_of(row) -> str:
 
 
 def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
-    when, _, pk = (text or "").rpartition("~")
+    when, _, last_id = (text or "").rpartition("~")
     try:
         moment = datetime.fromisoformat(when)
     except ValueError:
         return None
-    if not pk.isdigit() or moment.tzinfo is None:
+    pk = parse_id(last_id)
+    if pk is None or moment.tzinfo is None:
         return None
-    return moment, int(pk)
+    try:
+        # The database compares in UTC, where 0001-01-01T00:00+01:00 does not exist.
+        return moment.astimezone(UTC), pk
+    except OverflowError:
+        return None
 
 
 def keyset_page(queryset: QuerySet, cursor: str | None, size: int) -> tuple[list, str | None]:

@@ -92,7 +92,7 @@ def test_winners_are_marked_with_a_note(alice_client, comparison):
     comparison.refresh_from_db()
     assert comparison.decided_at is None
     r = alice_client.post(url, {"winner": [demo.pk, aioagi.pk], "note": "crisper fog"})
-    assert r.status_code == 302
+    assert r.status_code == 302 and r.url == f"/compare/{comparison.pk}/#verdict"
     comparison.refresh_from_db()
     assert comparison.decided_at is not None and comparison.note == "crisper fog"
     assert [c.is_winner for c in columns(comparison)] == [True, True, False]

@@ -1,0 +1,83 @@
+"""Ids and days read from requests, range-checked before they reach a query or a date sum.
+
+A number past the primary keys' range, given to the database driver, is an OverflowError (SQLite)
+or a type error (PostgreSQL): a 500 where an unknown id should be a 404. Django range-checks
+`pk=` lookups itself, but not `pk__in`, foreign keys or inserts, so every id from a URL, a query
+string or a form goes through here: `<id:pk>` in URLconfs, `parse_id`/`get_id` for query
+parameters, `IdsField` and `DayField` in forms.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import Http404, QueryDict
+
+# Every model of ours has a BigAutoField key (DEFAULT_AUTO_FIELD): 1 to 2**63 - 1, on SQLite and
+# PostgreSQL alike.
+ID_MAX = 2**63 - 1
+# The day filters add a day to the last day and take the start of each in the local time zone:
+# past these, that is a date or datetime Python cannot represent.
+FIRST_DAY = date(1, 1, 2)
+LAST_DAY = date(9999, 12, 30)
+
+
+class IdField(forms.IntegerField):
+    """A primary key: a whole number from 1 to ID_MAX."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
+
+
+def parse_id(value: object) -> int | None:
+    """`value` as a primary key, or None when it cannot be one."""
+    try:
+        return IdField().clean(value)
+    except ValidationError:
+        return None
+
+
+def get_id(query: QueryDict, name: str) -> int:
+    """The id in `query[name]`. A missing or impossible one is a 404, as another user's is."""
+    pk = parse_id(query.get(name))
+    if pk is None:
+        raise Http404
+    return pk
+
+
+class IdConverter:
+    """`<id:pk>`: `<int:pk>` that does not match a number no primary key can be (a 404)."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        pk = parse_id(value)
+        if pk is None:
+            raise ValueError(value)
+        return pk
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+class IdsField(forms.ModelMultipleChoiceField):
+    """ModelMultipleChoiceField whose ids are range-checked before its `pk__in` query."""
+
+    def clean(self, value):
+        for pk in value if isinstance(value, list | tuple) else ():
+            if parse_id(pk) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super().clean(value)
+
+
+class DayField(forms.DateField):
+    """A date whose start, and the next day's, exist in any time zone."""
+
+    default_validators = [MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)]
