@@ -48,8 +48,12 @@ MAX_SUBMIT_ATTEMPTS = 3
 
 def vendor_client() -> httpx.Client:
     # trust_env=False: an inherited proxy variable must not silently carry keys elsewhere.
+    # The request hook re-reads the key's 429 block just before each request is sent.
     return httpx.Client(
-        trust_env=False, timeout=httpx.Timeout(30, connect=10), verify=safehttp.tls_context()
+        trust_env=False,
+        timeout=httpx.Timeout(30, connect=10),
+        verify=safehttp.tls_context(),
+        event_hooks={"request": [ratelimit.check_before_send]},
     )
 
 
@@ -149,7 +153,12 @@ def submit(generation_id: int) -> None:
         if not update(generation, Status.SUBMITTING, submitted_at=timezone.now()):
             return  # canceled meanwhile
         try:
-            result = adapter.submit(conn, request)
+            with ratelimit.sending_for(bucket_for(generation)):
+                result = adapter.submit(conn, request)
+        except ratelimit.Blocked as blocked:
+            # A 429 blocked the key after its budget granted this request: it never left.
+            defer(generation, Status.SUBMITTING, blocked.seconds, submitted_at=None)
+            return
         except Exception:
             # Adapters return Failed for vendor trouble; an exception is our bug, and the
             # request may have left: the safe reading is an unknown outcome.
@@ -343,7 +352,13 @@ def poll(generation: Generation, client: httpx.Client) -> None:
         )
         return
     try:
-        result = adapter.poll(conn, generation.remote_id, generation.poll_url or None)
+        with ratelimit.sending_for(bucket_for(generation)):
+            result = adapter.poll(conn, generation.remote_id, generation.poll_url or None)
+    except ratelimit.Blocked as blocked:
+        # Never sent: poll again when the block ends, as if the poller had not granted it.
+        wait = timedelta(seconds=blocked.seconds)
+        update(generation, Status.RUNNING, next_poll_at=timezone.now() + wait)
+        return
     except Exception:
         # Adapters return Failed for vendor trouble; anything else is our bug. Keep polling
         # until the deadline rather than losing the job, and keep the traceback in the log.
