@@ -22,7 +22,7 @@ from accounts.models import record_event
 from accounts.vault import VaultError, decrypt_credential
 from studio.engine import ledger, pacing, ratelimit, safehttp
 from studio.engine.state import fail, update
-from studio.engine.store import store_results
+from studio.engine.store import finish_download, store_results
 from studio.models import Generation
 from studio.vendors import base_url_for, get_adapter
 from studio.vendors.base import (
@@ -308,12 +308,14 @@ def expired_message(sent: bool = True) -> str:
 
 
 def end_at_deadline(generation: Generation) -> bool:
-    """Ends a job that is past its deadline, in whatever state before `downloading`.
+    """Ends a job that is past its deadline, whatever its state.
 
     A job being submitted is ended too, even if a worker is still waiting on the vendor: it may
     be dead (killed mid-submit) and nothing can tell. If the paid POST may have left, the job is
     an unknown outcome and is never sent again. The `where` conditions make the UPDATE itself
     check `submitted_at`, so a worker that sets it at the same moment cannot be missed."""
+    if generation.status == Status.DOWNLOADING:
+        return end_download_at_deadline(generation)
     if generation.status == Status.SUBMITTING and generation.submitted_at is not None:
         return fail(
             generation,
@@ -335,6 +337,14 @@ def end_at_deadline(generation: Generation) -> bool:
         may_have_charged=sent,
         where={"submitted_at__isnull": not sent},
     )
+
+
+def end_download_at_deadline(generation: Generation) -> bool:
+    """A download past its own deadline (`store.download_deadline`): keep what is stored."""
+    stored = generation.images.count()
+    total = max(stored, len(generation.pending_sources or []), 1)
+    finish_download(generation, total, stored, [(None, "the job's deadline passed")])
+    return True
 
 
 def poll(generation: Generation, client: httpx.Client) -> None:

@@ -67,9 +67,10 @@ def wake_poller() -> None:
 
 
 def expire_overdue(now) -> None:
-    # Downloading jobs are left to finish: the vendor has delivered (docs/engine.md, Deadlines).
+    # A download's deadline was moved on when the vendor delivered (docs/engine.md, Deadlines).
     overdue = Generation.objects.filter(
-        status__in=[Status.QUEUED, Status.SUBMITTING, Status.RUNNING], deadline__lte=now
+        status__in=[Status.QUEUED, Status.SUBMITTING, Status.RUNNING, Status.DOWNLOADING],
+        deadline__lte=now,
     ).only("id", "status", "submitted_at")
     for generation in overdue:
         jobs.end_at_deadline(generation)
