@@ -133,7 +133,7 @@ def record(name: str, result: dict) -> None:
 
 
 def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
+    return "PASS" if ok else "FAIL"
 
 
 def line(label: str, value: str, goal: str = "", ok: bool | None = None) -> str:

@@ -1,6 +1,8 @@
 """`make bench`: every scenario, each in its own process, then every figure with its goal.
 
-Scenarios: engine (overhead, girlgenerator vs the naive client), gallery, images. Figures are
+Scenarios: engine (overhead, girlgenerator vs the naive client), gallery, images, ratelimit
+(bursts after a 429: a limit learned from 429s against learning switched off), compare (the
+comparison page at 8 targets against the job page, the scoreboard). Figures are
 kept in var/bench/<scenario>.json; benchmarks/README.md has the latest ones with their machine.
 Run one: `python -m benchmarks.run engine`.
 """
@@ -15,7 +17,7 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "gallery", "images", "compare"]
+SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -204,6 +204,11 @@ class RateBudget(models.Model):
     # Epoch seconds of the requests inside the current window, oldest first.
     hits = models.JSONField(default=list)
     blocked_until = models.DateTimeField(null=True, blank=True)
+    # For a key whose vendor documents no limit: what its 429s taught us (ratelimit.py).
+    learned_limit = models.PositiveIntegerField(null=True, blank=True)
+    learned_period = models.FloatField(null=True, blank=True)
+    learned_at = models.DateTimeField(null=True, blank=True)
+    slow_start = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.bucket

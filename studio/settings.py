@@ -457,6 +457,9 @@ STUDIO_RATE_LIMIT_MARGIN = 1.0
 # Per-vendor request limits, [requests, seconds], where a plan differs from the documented one,
 # e.g. {"girlgenerator": [20, 60]}.
 STUDIO_VENDOR_RATE_LIMITS: dict[str, list] = envjson("STUDIO_VENDOR_RATE_LIMITS", {})
+# Keys of vendors with no documented limit learn one from their 429s (engine/ratelimit.py);
+# false turns that off (a 429 then only blocks the key until its Retry-After).
+STUDIO_RATE_LEARNING = envbool("STUDIO_RATE_LEARNING", True)
 
 
 def poll_timings(name: str) -> dict[str, tuple[float, float, float]]:

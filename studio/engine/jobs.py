@@ -22,7 +22,7 @@ from accounts.models import record_event
 from accounts.vault import VaultError, decrypt_credential
 from studio.engine import ledger, pacing, ratelimit, safehttp
 from studio.engine.state import fail, update
-from studio.engine.store import store_results
+from studio.engine.store import finish_download, store_results
 from studio.models import Generation
 from studio.vendors import base_url_for, get_adapter
 from studio.vendors.base import (
@@ -48,8 +48,12 @@ MAX_SUBMIT_ATTEMPTS = 3
 
 def vendor_client() -> httpx.Client:
     # trust_env=False: an inherited proxy variable must not silently carry keys elsewhere.
+    # The request hook re-reads the key's 429 block just before each request is sent.
     return httpx.Client(
-        trust_env=False, timeout=httpx.Timeout(30, connect=10), verify=safehttp.tls_context()
+        trust_env=False,
+        timeout=httpx.Timeout(30, connect=10),
+        verify=safehttp.tls_context(),
+        event_hooks={"request": [ratelimit.check_before_send]},
     )
 
 
@@ -149,7 +153,12 @@ def submit(generation_id: int) -> None:
         if not update(generation, Status.SUBMITTING, submitted_at=timezone.now()):
             return  # canceled meanwhile
         try:
-            result = adapter.submit(conn, request)
+            with ratelimit.sending_for(bucket_for(generation)):
+                result = adapter.submit(conn, request)
+        except ratelimit.Blocked as blocked:
+            # A 429 blocked the key after its budget granted this request: it never left.
+            defer(generation, Status.SUBMITTING, blocked.seconds, submitted_at=None)
+            return
         except Exception:
             # Adapters return Failed for vendor trouble; an exception is our bug, and the
             # request may have left: the safe reading is an unknown outcome.
@@ -299,12 +308,14 @@ def expired_message(sent: bool = True) -> str:
 
 
 def end_at_deadline(generation: Generation) -> bool:
-    """Ends a job that is past its deadline, in whatever state before `downloading`.
+    """Ends a job that is past its deadline, whatever its state.
 
     A job being submitted is ended too, even if a worker is still waiting on the vendor: it may
     be dead (killed mid-submit) and nothing can tell. If the paid POST may have left, the job is
     an unknown outcome and is never sent again. The `where` conditions make the UPDATE itself
     check `submitted_at`, so a worker that sets it at the same moment cannot be missed."""
+    if generation.status == Status.DOWNLOADING:
+        return end_download_at_deadline(generation)
     if generation.status == Status.SUBMITTING and generation.submitted_at is not None:
         return fail(
             generation,
@@ -328,6 +339,14 @@ def end_at_deadline(generation: Generation) -> bool:
     )
 
 
+def end_download_at_deadline(generation: Generation) -> bool:
+    """A download past its own deadline (`store.download_deadline`): keep what is stored."""
+    stored = generation.images.count()
+    total = max(stored, len(generation.pending_sources or []), 1)
+    finish_download(generation, total, stored, [(None, "the job's deadline passed")])
+    return True
+
+
 def poll(generation: Generation, client: httpx.Client) -> None:
     """One poll of a running job; the poller has already taken a slot from the key's budget."""
     adapter = get_adapter(generation.vendor)
@@ -343,7 +362,13 @@ def poll(generation: Generation, client: httpx.Client) -> None:
         )
         return
     try:
-        result = adapter.poll(conn, generation.remote_id, generation.poll_url or None)
+        with ratelimit.sending_for(bucket_for(generation)):
+            result = adapter.poll(conn, generation.remote_id, generation.poll_url or None)
+    except ratelimit.Blocked as blocked:
+        # Never sent: poll again when the block ends, as if the poller had not granted it.
+        wait = timedelta(seconds=blocked.seconds)
+        update(generation, Status.RUNNING, next_poll_at=timezone.now() + wait)
+        return
     except Exception:
         # Adapters return Failed for vendor trouble; anything else is our bug. Keep polling
         # until the deadline rather than losing the job, and keep the traceback in the log.

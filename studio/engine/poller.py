@@ -67,9 +67,10 @@ def wake_poller() -> None:
 
 
 def expire_overdue(now) -> None:
-    # Downloading jobs are left to finish: the vendor has delivered (docs/engine.md, Deadlines).
+    # A download's deadline was moved on when the vendor delivered (docs/engine.md, Deadlines).
     overdue = Generation.objects.filter(
-        status__in=[Status.QUEUED, Status.SUBMITTING, Status.RUNNING], deadline__lte=now
+        status__in=[Status.QUEUED, Status.SUBMITTING, Status.RUNNING, Status.DOWNLOADING],
+        deadline__lte=now,
     ).only("id", "status", "submitted_at")
     for generation in overdue:
         jobs.end_at_deadline(generation)
@@ -92,18 +93,19 @@ def poll_due(now, pool: ThreadPoolExecutor, client, futures: set) -> None:
         .order_by("next_poll_at")[:BATCH]
     )
     granted: list[Generation] = []
-    # Keys without a request limit answer the same for every job in this loop (blocked by a
-    # 429 or not): ask once per key, not once per job.
-    unlimited: dict[str, float] = {}
+    # Keys with no limit to count (none documented, none learned) answer the same for every
+    # job in this loop (blocked by a 429 or not): ask once per key, not once per job.
+    unlimited: dict[str, float | None] = {}
     for generation in due:
         limit, period = jobs.rate_limit_of(get_adapter(generation.vendor))
         bucket = jobs.bucket_for(generation)
-        if limit:
-            wait_for = ratelimit.try_acquire(bucket, limit, period)
-        else:
+        wait_for = None
+        if not limit:
             if bucket not in unlimited:
-                unlimited[bucket] = ratelimit.try_acquire(bucket, None, period)
+                unlimited[bucket] = ratelimit.unlimited_wait(bucket)
             wait_for = unlimited[bucket]
+        if wait_for is None:  # counted: a documented or learned limit
+            wait_for = ratelimit.try_acquire(bucket, limit, period)
         if wait_for:
             Generation.objects.filter(
                 pk=generation.pk, status=Status.RUNNING, next_poll_at=generation.next_poll_at

@@ -57,11 +57,13 @@ def store_indexed(
         return
     # Remember the URLs first: if this process dies mid-download, recovery resumes from them.
     lease = timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE * len(sources) + 60)
+    now = timezone.now()
     update(
         generation,
         Status.DOWNLOADING,
         pending_sources=[source_dict(i, s) for i, s in sources if s.url],
-        lease_until=timezone.now() + lease,
+        lease_until=now + lease,
+        deadline=download_deadline(generation, now + lease),
     )
     problems: list[tuple[int, Exception]] = []
     stored = set(Image.objects.filter(generation=generation).values_list("index", flat=True))
@@ -156,12 +158,24 @@ def finish_download(generation: Generation, total: int, stored: int, problems) -
         ledger.record_images(generation, stored)
 
 
+def download_deadline(generation: Generation, lease_until: datetime) -> datetime:
+    """The vendor has delivered: the job now has until its download lease ends, plus one sweep
+    (so that recovery, not the expiry, finds an attempt whose worker died), and never less than
+    it had. Past that, the sweep ends it whatever it is doing (`jobs.end_at_deadline`)."""
+    return max(generation.deadline, lease_until + DOWNLOAD_GRACE)
+
+
+# One recovery sweep (a one-minute schedule that django-q2 checks every 30 s).
+DOWNLOAD_GRACE = timedelta(seconds=90)
+
+
 def resume_download(generation_id: int) -> None:
     """Recovery: a worker died while downloading. Start again from the remembered URLs."""
     now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE + 60)
     claimed = Generation.objects.filter(
-        pk=generation_id, status=Status.DOWNLOADING, lease_until__lt=now
-    ).update(lease_until=now + timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE + 60))
+        pk=generation_id, status=Status.DOWNLOADING, lease_until__lt=now, deadline__gt=now
+    ).update(lease_until=lease_until, deadline=lease_until + DOWNLOAD_GRACE)
     if not claimed:
         return
     generation = Generation.objects.select_related("credential").get(pk=generation_id)

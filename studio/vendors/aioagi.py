@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
+    GPT_IMAGE_CHOICES,
     Adapter,
     Call,
     Capabilities,
@@ -29,13 +30,7 @@ GPT_IMAGE = ModelSpec(
     sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
     default_size="auto",
     n_max=4,
-    choices={
-        "quality": ("low", "medium", "high", "auto"),
-        "background": ("transparent", "opaque", "auto"),
-        "output_format": ("png", "jpeg", "webp"),
-        "moderation": ("auto", "low"),
-        "input_fidelity": ("high", "low"),
-    },
+    choices={**GPT_IMAGE_CHOICES, "input_fidelity": ("high", "low")},
     sync=True,
     max_references=16,
     size_rule=GPT_IMAGE_2_SIZES,

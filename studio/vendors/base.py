@@ -216,6 +216,13 @@ class SizeRule:
 GPT_IMAGE_2_SIZES = SizeRule(
     multiple_of=16, max_edge=3840, min_pixels=655_360, max_pixels=8_294_400, max_aspect=3.0
 )
+# The OpenAI images API's own settings for GPT Image models, as every relay passes them on.
+GPT_IMAGE_CHOICES: dict[str, tuple[str, ...]] = {
+    "quality": ("low", "medium", "high", "auto"),
+    "background": ("transparent", "opaque", "auto"),
+    "output_format": ("png", "jpeg", "webp"),
+    "moderation": ("auto", "low"),
+}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
+    GPT_IMAGE_CHOICES,
     Accepted,
     Adapter,
     Call,
@@ -78,13 +79,7 @@ class LemonData(Adapter):
                 sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
                 default_size="auto",
                 n_max=4,
-                choices={
-                    **FORMATS,
-                    "quality": ("low", "medium", "high", "auto"),
-                    "background": ("transparent", "opaque", "auto"),
-                    "output_format": ("png", "jpeg", "webp"),
-                    "moderation": ("auto", "low"),
-                },
+                choices={**FORMATS, **GPT_IMAGE_CHOICES},
                 sync=False,
                 size_rule=GPT_IMAGE_2_SIZES,
             ),

@@ -7,12 +7,19 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from studio.engine import jobs, ledger
-from studio.engine.poller import acquire_lease, poll_due_generations, release_lease
+from studio.engine import jobs, ledger, store
+from studio.engine.images import process
+from studio.engine.poller import (
+    acquire_lease,
+    expire_overdue,
+    poll_due_generations,
+    release_lease,
+)
 from studio.engine.recovery import recover_generations
 from studio.engine.services import create_generation, submit_again
 from studio.models import CreditEntry, Generation, Lease
-from studio.vendors.base import Spend
+from studio.vendors.base import ImageSource, Spend
+from studio.vendors.demo import render_png
 from tests.engine.conftest import credential, drive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -189,12 +196,32 @@ def test_ending_an_overdue_submit_never_misses_a_post_sent_meanwhile(alice):
     assert generation.may_have_charged
 
 
-def test_an_overdue_download_is_resumed_not_cut_off(alice):
-    # The vendor delivered (and charged): the deadline does not throw its images away.
+def test_a_delivered_job_gets_until_its_download_lease_ends(alice, monkeypatch):
+    # The vendor delivered one second before the deadline; the download outlasts it.
+    generation = demo(
+        alice, status=Status.DOWNLOADING, deadline=timezone.now() + timedelta(seconds=1)
+    )
+    seen = []
+
+    def slow_process(data):
+        # Mid-download, past the job's first deadline: a sweep now must leave it alone.
+        expire_overdue(timezone.now() + timedelta(seconds=5))
+        seen.append(Generation.objects.get(pk=generation.pk).status)
+        return process(data)
+
+    monkeypatch.setattr(store.images, "process", slow_process)
+    store.store_results(generation, [ImageSource(data=render_png(64, 64, "fox", "s"))])
+    generation.refresh_from_db()
+    assert seen == [Status.DOWNLOADING]
+    assert generation.status == Status.SUCCEEDED
+    assert generation.deadline >= timezone.now() + timedelta(seconds=60)
+
+
+def test_a_dead_download_is_resumed_before_its_deadline(alice):
     generation = demo(
         alice,
         status=Status.DOWNLOADING,
-        deadline=timezone.now() + PAST,
+        deadline=timezone.now() + timedelta(seconds=30),
         lease_until=timezone.now() + PAST,
         pending_sources=[{"index": 0, "url": "http://example.invalid/a.png", "expires_at": None}],
     )
@@ -202,6 +229,44 @@ def test_an_overdue_download_is_resumed_not_cut_off(alice):
     generation.refresh_from_db()
     assert generation.status == Status.DOWNLOADING
     assert any(t.func() == "studio.engine.tasks.resume_download" for t in OrmQ.objects.all())
+
+
+def test_a_download_past_its_deadline_ends_at_the_next_sweep(alice):
+    # Whatever its state: a download whose attempts keep dying does not hang for ever.
+    generation = demo(
+        alice,
+        status=Status.DOWNLOADING,
+        submitted_at=timezone.now() - timedelta(minutes=20),
+        deadline=timezone.now() + PAST,
+        lease_until=timezone.now() + timedelta(minutes=1),  # even with a live-looking lease
+        pending_sources=[{"index": 0, "url": "http://example.invalid/a.png", "expires_at": None}],
+    )
+    recover_generations()
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "result_lost"
+    assert "deadline passed" in generation.error_message
+    assert generation.may_have_charged
+
+
+def test_a_download_past_its_deadline_keeps_the_images_it_has(alice):
+    generation = demo(alice)
+    jobs.submit(generation.pk)
+    drive(generation)
+    stored = generation.images.get()
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.DOWNLOADING,
+        deadline=timezone.now() + PAST,
+        pending_sources=[
+            {"index": 0, "url": stored.source_url, "expires_at": None},
+            {"index": 1, "url": "http://example.invalid/b.png", "expires_at": None},
+        ],
+    )
+    poll_due_generations(pass_seconds=0.1)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.error_message.startswith("1 of 2 images could not be kept")
+    assert list(generation.images.all()) == [stored]
 
 
 def test_the_poller_is_a_singleton(alice):

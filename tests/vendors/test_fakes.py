@@ -47,6 +47,17 @@ def test_the_control_endpoint_refuses_unknown_settings(fakes) -> None:
         remote.set(next_submit="explode")
 
 
+def test_the_rate_limit_can_send_a_fixed_retry_after(fakes, client: httpx.Client) -> None:
+    fake = fakes("chatbp", rate_limit=(1, 60.0))
+    poll = f"{fake.url}/v1/images/tasks/none"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    client.get(poll, headers=auth)
+    assert "Retry-After" not in client.get(poll, headers=auth).headers  # as most relays
+    RemoteFake(fake.url).set(retry_after=10)
+    refused = client.get(poll, headers=auth)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "10")
+
+
 def test_files_that_never_existed_are_404(fakes, client: httpx.Client) -> None:
     fake = fakes("lemondata")
 

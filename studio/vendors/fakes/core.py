@@ -186,6 +186,7 @@ class FakeServer:
             "file_ttl",
             "rate_limit",
             "variant",
+            "retry_after",
         }
     )
     # Ways this vendor is seen to answer beyond its doc excerpt; `variant` picks one (None is
@@ -203,10 +204,13 @@ class FakeServer:
         stall_s: float = 1.0,
         file_ttl: float = 3600.0,
         rate_limit: tuple[int, float] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.pending_s, self.processing_s, self.sync_s = pending_s, processing_s, sync_s
         self.stall_s, self.file_ttl, self.rate_limit = stall_s, file_ttl, rate_limit
+        # Seconds sent as Retry-After with the 429s of `rate_limit` (most vendors send none).
+        self.retry_after = retry_after
         self.lock = threading.RLock()
         self.keys: dict[str, Account] = {}
         self.tasks: dict[str, Task] = {}
@@ -305,6 +309,8 @@ class FakeServer:
     def rate_limited(self, wait: float, scenario: str | None = None) -> Reply:
         reply = self.error(429, "rate_limit_exceeded", "Too many requests.")
         reply.headers.update(retry_after_headers(scenario))
+        if scenario is None and self.retry_after is not None:
+            reply.headers["Retry-After"] = f"{self.retry_after:g}"
         return reply
 
     def invalid(self, name: str, message: str) -> Reply:
