@@ -41,8 +41,12 @@ chromium:
 
 test: install chromium test-suite
 
+# The real-qcluster tests run in a pytest process of their own, on a fresh test database: in
+# one process with the rest of the suite, their first test has timed out with the database file
+# reported corrupt afterwards (not explained yet; each half passes alone, see docs/engine.md).
 test-suite:
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) --ignore=tests/engine/test_worker.py
+	$(BIN)/pytest $(PYTEST_ARGS) tests/engine/test_worker.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -45,3 +45,22 @@ def _english_after_each_test():
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache_after_transactional_tests(request, django_db_blocker):
+    """The cache is a database table that a transactional test's flush does not empty: what one
+    test left there (the pacing samples that set a job's first poll, worker heartbeats) must not
+    steer the next. Tests in a rolled-back transaction leave nothing behind."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+        "worker",
+    } & set(request.fixturenames)
+    if transactional:
+        from django.core.cache import cache
+
+        with django_db_blocker.unblock():
+            cache.clear()
