@@ -184,7 +184,8 @@ def verdict(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def comparisons(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:200]
+    # PostgreSQL refuses NUL in text: a search for it is a search for the rest.
+    query = request.GET.get("q", "").replace("\x00", "")[:200]
     rows, next_cursor = keyset_page(
         services.comparisons_of(request.user, query), request.GET.get("after"), PAGE_SIZE
     )
