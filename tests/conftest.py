@@ -64,3 +64,12 @@ def _empty_cache_after_transactional_tests(request, django_db_blocker):
 
         with django_db_blocker.unblock():
             cache.clear()
+
+
+def pytest_collection_modifyitems(items):
+    # Every test that drives a browser is marked e2e, wherever it lives, so CI can run the
+    # browser tests once (on SQLite) and leave them out of the PostgreSQL pass: they test
+    # pages, not the database.
+    for item in items:
+        if {"browser", "page"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
