@@ -88,6 +88,21 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def clean_references(form: forms.Form, data: dict) -> list[ReferenceImage]:
+    """The references a form carries (already uploaded ones, by id) and the files uploaded with
+    it, each checked and stored; a rejected file becomes an error on the form's `upload`."""
+    references = list(data.get("reference") or [])
+    for upload in data.get("upload") or []:
+        if upload.size > MAX_UPLOAD_BYTES:
+            form.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
+            continue
+        try:
+            references.append(save_reference(form.owner, upload.read()))
+        except ImageRejected as exc:
+            form.add_error("upload", f"{upload}: {exc}")
+    return references
+
+
 def _select(**attrs: str) -> forms.Select:
     # Changing a shaping field asks the server for the form that fits the new choice.
     return forms.Select(
@@ -298,16 +313,7 @@ class GenerateForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        references = list(data.get("reference") or [])
-        for upload in data.get("upload") or []:
-            if upload.size > MAX_UPLOAD_BYTES:
-                self.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
-                continue
-            try:
-                references.append(save_reference(self.owner, upload.read()))
-            except ImageRejected as exc:
-                self.add_error("upload", f"{upload}: {exc}")
-        data["all_references"] = references
+        data["all_references"] = clean_references(self, data)
         missing = data.get("width") is None or data.get("height") is None
         if self.custom_size and missing and not self.errors.keys() & {"width", "height"}:
             self.add_error("width", _("Enter a width and a height for the custom size."))
