@@ -63,6 +63,26 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// A running job's elapsed time and ETA tick every second between the card's polls (the server
+// answers a poll that sees nothing new with 204, which swaps nothing).
+function clockText(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+setInterval(() => {
+  const now = Date.now();
+  document.querySelectorAll("[data-clock-since]").forEach((el) => {
+    el.textContent = clockText((now - Date.parse(el.dataset.clockSince)) / 1000);
+  });
+  document.querySelectorAll("[data-clock-until]").forEach((el) => {
+    const left = (Date.parse(el.dataset.clockUntil) - now) / 1000;
+    const holder = el.closest("[data-late]");
+    if (left <= 0 && holder) holder.textContent = holder.dataset.late;
+    else el.textContent = clockText(left);
+  });
+}, 1000);
+
 function init(root) {
   initCounters(root);
   initCopyButtons(root);
