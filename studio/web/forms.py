@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Credential
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
-from studio.models import ReferenceImage
+from studio.models import Generation, ReferenceImage
 from studio.vendors import get_adapter
 from studio.vendors.base import Adapter, ModelSpec, parse_size
 from studio.web.params import IdsField
@@ -88,6 +88,13 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def key_label(credential: Credential) -> str:
+    """A key as the picker shows it: one that failed its check says so before it is chosen."""
+    if credential.status == Credential.Status.FAILED:
+        return str(_("%(key)s (failed verification)") % {"key": credential})
+    return str(credential)
+
+
 def clean_references(form: forms.Form, data: dict) -> list[ReferenceImage]:
     """The references a form carries (already uploaded ones, by id) and the files uploaded with
     it, each checked and stored; a rejected file becomes an error on the form's `upload`."""
@@ -146,16 +153,18 @@ class GenerateForm(forms.Form):
         values = self.data if self.is_bound else (self.initial or {})
         self._values = values
 
-        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), str(c)) for c in self.credentials]
+        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), key_label(c)) for c in self.credentials]
         self.fields["key"].choices = keys
-        key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
+        last_key, last_model = self._last_used()
+        key = self._pick(values.get("key"), [k for k, _ in keys], last_key or self._default_key())
         self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
         self.vendor = self.credential.vendor if self.credential else DEMO
         self.adapter: Adapter = get_adapter(self.vendor, self.credential)
         caps = self.adapter.capabilities
 
         self.fields["model"].choices = [(m.name, m.label) for m in caps.models]
-        model = self._pick(values.get("model"), [m.name for m in caps.models])
+        remembered = last_model if key == last_key else None
+        model = self._pick(values.get("model"), [m.name for m in caps.models], remembered)
         self.spec: ModelSpec = caps.model(model)  # type: ignore[assignment]
         self.fields["scene"].choices = [(s, SCENE_LABELS.get(s, s)) for s in self.spec.scenes]
         self.scene = self._pick(values.get("scene"), list(self.spec.scenes))
@@ -172,8 +181,29 @@ class GenerateForm(forms.Form):
     # --- shaping -------------------------------------------------------------------------
 
     def _default_key(self) -> str:
-        default = next((c for c in self.credentials if c.is_default), None)
+        """Before the first job: a default key that did not fail its check, else the demo."""
+        default = next(
+            (c for c in self.credentials if c.is_default and c.status != c.Status.FAILED), None
+        )
         return str(default.pk) if default else DEMO
+
+    def _last_used(self) -> tuple[str | None, str | None]:
+        """The key and model of the user's latest job, so that the form opens where they left
+        off: a demo try stays on the demo rather than going to a paid vendor's default key."""
+        last = (
+            Generation.objects.filter(owner=self.owner)
+            .order_by("-created_at", "-pk")
+            .values_list("vendor", "credential_id", "model")
+            .first()
+        )
+        if last is None:
+            return None, None
+        vendor, credential_id, model = last
+        if vendor == DEMO:
+            return DEMO, model
+        if any(c.pk == credential_id for c in self.credentials):
+            return str(credential_id), model
+        return None, None  # that key was deleted or revoked since
 
     @staticmethod
     def _pick(value: Any, allowed: list[str], default: str | None = None) -> str:
@@ -284,6 +314,10 @@ class GenerateForm(forms.Form):
     def vendor_fields(self) -> list[forms.BoundField]:
         fixed = {"key", "model", "scene", "prompt", "reference", "upload", "width", "height"}
         return [self[name] for name in self.fields if name not in fixed]
+
+    @property
+    def key_failed(self) -> bool:
+        return bool(self.credential and self.credential.status == Credential.Status.FAILED)
 
     @property
     def takes_references(self) -> bool:
