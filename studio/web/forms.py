@@ -400,3 +400,33 @@ class GenerateForm(forms.Form):
         values = {name: self.data.get(name) for name in self.fields if name != "upload"}
         values["reference"] = [r.pk for r in self.cleaned_data.get("all_references", [])]
         return values
+
+
+def reference_model(vendor: str, credential: Credential | None) -> ModelSpec | None:
+    """The first model of a key that takes reference images and can be sent them here."""
+    caps = get_adapter(vendor, credential).capabilities
+    if caps.reference_mode == "url" and not settings.STUDIO_PUBLIC_URL:
+        return None
+    return next((m for m in caps.models if takes_references(m)), None)
+
+
+def takes_references(spec: ModelSpec) -> bool:
+    return spec.max_references > 0 and "image-to-image" in spec.scenes
+
+
+def reference_target(owner) -> dict[str, str]:
+    """The key and model "use as reference" opens the form on: the current key (the one the
+    form would open on) if it takes references, with its current model if that one does;
+    otherwise the user's default key that takes them. {} when none does."""
+    current = GenerateForm(owner)
+    spec = reference_model(current.vendor, current.credential)
+    if spec is not None:
+        if takes_references(current.spec):
+            spec = current.spec
+        return {"key": current["key"].value(), "model": spec.name}
+    for credential in current.credentials:
+        if credential.is_default and credential.status != Credential.Status.FAILED:
+            spec = reference_model(credential.vendor, credential)
+            if spec is not None:
+                return {"key": str(credential.pk), "model": spec.name}
+    return {}
