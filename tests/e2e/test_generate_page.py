@@ -220,3 +220,40 @@ def test_saving_a_key_checks_it(page: Page, live_server, fake_vendor, alice, set
     expect(page.locator("table").first).to_contain_text("second")
     assert Credential.objects.get(label="second").status == "unverified"
     assert page.csp_violations == []
+
+
+def test_results_are_the_hero_on_a_desktop_and_reachable_on_a_phone(
+    page: Page, live_server, alice, settings, tmp_path
+):
+    from tests.web.conftest import make_image
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    images = [make_image(alice, f"finished job {i}") for i in range(4)]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server.url, alice)
+    form = page.locator("#generate-form").bounding_box()
+    cards = page.locator("#jobs article.job")
+    expect(cards).to_have_count(4)
+    expect(cards.first.locator(".prompt")).to_have_text("finished job 3")  # latest first
+    boxes = [cards.nth(i).bounding_box() for i in range(4)]
+    # At least two columns of results, beside a narrower form.
+    assert len({round(b["x"]) for b in boxes}) >= 2
+    assert all(b["x"] > form["x"] + form["width"] for b in boxes)
+    assert form["width"] < boxes[0]["width"] * 2
+    # Images at a useful size, in their own shape (64×48 here), not 128 px squares.
+    shown = cards.first.locator(".thumbs img").bounding_box()
+    assert shown["width"] >= 200
+    assert abs(shown["width"] / shown["height"] - 64 / 48) < 0.05
+    assert images
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    skip = page.get_by_role("link", name="Skip to the results")
+    expect(skip).to_be_in_viewport()
+    skip.click()
+    expect(page.locator("#jobs-heading")).to_be_in_viewport()
+    expect(cards.first).to_be_in_viewport()
+    page.goto(live_server.url + "/jobs/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.csp_violations == []
