@@ -252,3 +252,12 @@ def test_a_running_job_shows_elapsed_time_and_an_eta_from_recent_jobs(alice_clie
     r = card(alice_client, job)
     # The median of recent jobs is 60 s and 20 have passed: about 40 s left.
     assert b">0:40</span> left" in r.content or b">0:39</span> left" in r.content
+
+
+def test_the_card_speaks_chinese(alice_client, alice):
+    job = make_job(alice, status=S.UNKNOWN_OUTCOME, error_code="vendor_unavailable")
+    Generation.objects.filter(pk=job.pk).update(vendor="chatfire", may_have_charged=True)
+    r = alice_client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX)
+    text = r.content.decode()
+    assert "我们无法确定 ChatFire 是否已开始此任务。" in text
+    assert text.count("可能已经收费") == 1
