@@ -99,3 +99,18 @@ def test_a_page_costs_the_same_queries_however_many_jobs(
         make_job(alice, status=S.FAILED)
     with django_assert_max_num_queries(12):
         alice_client.get("/jobs/")
+
+
+def test_older_jobs_in_progress_are_counted_and_linked_from_generate(alice_client, alice):
+    now = timezone.now()
+    old = [
+        make_job(alice, status=S.RUNNING, created_at=now - timedelta(hours=1 + i)) for i in range(2)
+    ]
+    make_job(alice, status=S.FAILED, created_at=now - timedelta(hours=5))
+    for _ in range(12):
+        make_job(alice, status=S.SUCCEEDED)
+    r = alice_client.get("/")
+    assert not {job.pk for job in old} & {job.pk for job in r.context["jobs"]}
+    assert b'<a href="/jobs/?status=in_flight">2 more jobs in progress</a>' in r.content
+    r = alice_client.get("/jobs/?status=in_flight")
+    assert ids(r) == [job.pk for job in old]
