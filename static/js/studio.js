@@ -182,7 +182,9 @@ document.addEventListener("click", (event) => {
 });
 
 document.addEventListener("htmx:beforeRequest", (event) => {
-  // Posting the form sends the files; the form that comes back starts without them.
+  // Posting the form sends the files (they come back as references); the form that comes
+  // back starts without them. Only the generate form has a drop zone: the compare form posts
+  // itself on every change, which this bookkeeping does not follow.
   if (event.detail.elt && event.detail.elt.id === "generate-form") pendingFiles = [];
 });
 
