@@ -103,6 +103,21 @@ HIDEABLE = """
 Object.defineProperty(document, "visibilityState", {
   configurable: true, get: () => (window.__hidden ? "hidden" : "visible"),
 });
+// Headless chromium shows no notifications: record the ones the page makes instead. The
+// permission starts unasked, as in a fresh browser, and the user grants it when asked.
+window.__notifications = [];
+window.Notification = class {
+  // A browser remembers a granted permission for the site.
+  static permission = localStorage.getItem("test.permission") || "default";
+  static async requestPermission() {
+    localStorage.setItem("test.permission", "granted");
+    window.Notification.permission = "granted";
+    return "granted";
+  }
+  constructor(title, options) {
+    window.__notifications.push([title, options.body]);
+  }
+};
 """
 
 
@@ -113,6 +128,10 @@ def test_the_title_counts_jobs_that_end_in_a_background_tab(page: Page, live_ser
     worker.start()
     sign_in(page, live_server.url, alice)
     title = page.title()
+    toggle = page.get_by_role("button", name="Notify me when jobs finish")
+    toggle.click()  # the opt-in: permission is asked only now
+    expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#notify-toggle")).to_have_text("Notifications on")
     page.fill("#id_prompt", "a job that ends unseen")
     page.click("#generate-submit")
     card = page.locator("#jobs article.job").first
@@ -121,6 +140,8 @@ def test_the_title_counts_jobs_that_end_in_a_background_tab(page: Page, live_ser
     expect(card.locator(".badge")).to_have_text("Done", timeout=60_000)
     expect(page).to_have_title(f"(1) {title}")
     assert Generation.objects.get().status == "succeeded"
+    notes = page.evaluate("window.__notifications")
+    assert notes == [["Your images are ready.", "a job that ends unseen"]]
     # Coming back to the tab clears the count.
     page.evaluate(
         "() => { window.__hidden = false; document.dispatchEvent(new Event('visibilitychange')); }"
@@ -132,6 +153,13 @@ def test_the_title_counts_jobs_that_end_in_a_background_tab(page: Page, live_ser
     expect(page.locator("#jobs article.job .badge").first).to_have_text("Done", timeout=60_000)
     page.wait_for_timeout(300)
     expect(page).to_have_title(title)
+    assert len(page.evaluate("window.__notifications")) == 1
+    # Switched off, and remembered across a reload.
+    page.reload()
+    expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "true")
+    page.locator("#notify-toggle").click()
+    expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#notify-toggle")).to_have_text("Notify me when jobs finish")
     assert page.csp_violations == []
 
 
