@@ -116,6 +116,12 @@ class CredentialForm(forms.Form):
     is_default = forms.BooleanField(
         label=_("Use this key by default for its vendor"), required=False
     )
+    # Offered only once a check could not reach the vendor (see `offer_skip`).
+    skip_check = forms.BooleanField(
+        label=_("Save it without checking (verify it later on the Keys page)"),
+        required=False,
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args, owner, credential: Credential | None = None, **kwargs):
         self.owner = owner
@@ -132,6 +138,26 @@ class CredentialForm(forms.Form):
             self.fields["extra_secret"].help_text = _(
                 "Enter it again to keep one: replacing a key replaces both secrets."
             )
+
+    def judge(self, check: vault.KeyCheck) -> bool:
+        """Whether a key the vendor was just asked about may be saved; if not, says why on
+        the form. A key the vendor refused is never saved; when the vendor could not be
+        asked, the form offers to save it unchecked."""
+        if check.accepted:
+            return True
+        if check.inconclusive:
+            self.add_error(
+                None,
+                _(
+                    "The key could not be checked: %(reason)s Try again, or save it without "
+                    "checking."
+                )
+                % {"reason": check.message},
+            )
+            self.fields["skip_check"].widget = forms.CheckboxInput()
+        else:
+            self.add_error("api_key", check.message)
+        return False
 
     @property
     def vendor_id(self) -> str:

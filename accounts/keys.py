@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -36,6 +36,28 @@ def _back_to_keys(request: HttpRequest, anchor: str = "") -> HttpResponse:
     return redirect(url)
 
 
+@sensitive_variables()
+def _check(form: CredentialForm, vendor: str) -> vault.KeyCheck | None | bool:
+    """Asks the vendor about the key before it is saved: the check, None when the user chose
+    to skip it (the vendor is down), or False when the form must come back (refused, or the
+    vendor could not be asked)."""
+    data = form.cleaned_data
+    if data.get("skip_check"):
+        return None
+    secrets = vault.VendorSecrets(data["api_key"], data["extra_secret"] or None)
+    check = vault.check_secrets(vendor, data["mirror"], secrets)
+    return check if form.judge(check) else False
+
+
+def _saved(request: HttpRequest, credential: Credential, check, template: str) -> None:
+    text = template % {"credential": credential}
+    if check is None:
+        messages.warning(request, text + " " + _("It was not checked: verify it before use."))
+        return
+    vault.record_check(credential, check)
+    messages.success(request, f"{text} {check.message}")
+
+
 @never_cache
 @login_required
 def keys(request: HttpRequest) -> HttpResponse:
@@ -52,17 +74,19 @@ def keys(request: HttpRequest) -> HttpResponse:
 def add_key(request: HttpRequest) -> HttpResponse:
     form = CredentialForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        credential = vault.add_credential(
-            request.user,
-            vendor=form.cleaned_data["vendor"],
-            label=form.cleaned_data["label"],
-            api_key=form.cleaned_data["api_key"],
-            extra_secret=form.cleaned_data["extra_secret"] or None,
-            mirror=form.cleaned_data["mirror"],
-            make_default=form.cleaned_data["is_default"],
-        )
-        messages.success(request, _("Saved %(credential)s.") % {"credential": credential})
-        return _back_to_keys(request, f"#credential-{credential.pk}")
+        check = _check(form, form.cleaned_data["vendor"])
+        if check is not False:
+            credential = vault.add_credential(
+                request.user,
+                vendor=form.cleaned_data["vendor"],
+                label=form.cleaned_data["label"],
+                api_key=form.cleaned_data["api_key"],
+                extra_secret=form.cleaned_data["extra_secret"] or None,
+                mirror=form.cleaned_data["mirror"],
+                make_default=form.cleaned_data["is_default"],
+            )
+            _saved(request, credential, check, _("Saved %(credential)s."))
+            return _back_to_keys(request, f"#credential-{credential.pk}")
     template = "accounts/keys_form.html#key-form" if request.htmx else "accounts/keys_form.html"
     return render(request, template, {"form": form, "action": "/keys/add/"})
 
@@ -74,17 +98,17 @@ def replace_key(request: HttpRequest, pk: int) -> HttpResponse:
     credential = _get_credential_for_user(request, pk)
     form = CredentialForm(request.POST or None, owner=request.user, credential=credential)
     if request.method == "POST" and form.is_valid():
-        vault.replace_secrets(
-            credential,
-            api_key=form.cleaned_data["api_key"],
-            extra_secret=form.cleaned_data["extra_secret"] or None,
-            label=form.cleaned_data["label"],
-            mirror=form.cleaned_data["mirror"],
-        )
-        messages.success(
-            request, _("Replaced the key of %(credential)s.") % {"credential": credential}
-        )
-        return _back_to_keys(request, f"#credential-{credential.pk}")
+        check = _check(form, credential.vendor)
+        if check is not False:
+            vault.replace_secrets(
+                credential,
+                api_key=form.cleaned_data["api_key"],
+                extra_secret=form.cleaned_data["extra_secret"] or None,
+                label=form.cleaned_data["label"],
+                mirror=form.cleaned_data["mirror"],
+            )
+            _saved(request, credential, check, _("Replaced the key of %(credential)s."))
+            return _back_to_keys(request, f"#credential-{credential.pk}")
     ctx = {"form": form, "credential": credential, "action": f"/keys/{credential.pk}/replace/"}
     template = "accounts/keys_form.html#key-form" if request.htmx else "accounts/keys_form.html"
     return render(request, template, ctx)

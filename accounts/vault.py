@@ -322,17 +322,50 @@ def verify_credential(credential: Credential) -> Verification:
     Updates the credential's status and records an event. Never raises for a vendor's or the
     vault's failure: the answer says what happened, in words, without the key.
     """
-    secrets = None
-    listed: list[str] | None = None
     try:
         secrets = decrypt_credential(credential)
-        base_url = vendors.base_url_for(credential.vendor, mirror=credential.mirror or None)
+    except CredentialRevoked as exc:
+        return _verification("unknown", str(exc))
+    except VaultError as exc:
+        result = _verification("invalid_key", str(exc))
+        check = KeyCheck(result.status, str(VERDICTS["invalid_key"]) + f" {exc}", result)
+    else:
+        check = check_secrets(credential.vendor, credential.mirror, secrets)
+    return record_check(credential, check)
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What the vendor said of a key, before or after it is stored."""
+
+    status: str
+    message: str  # the verdict and the vendor's detail, in words, without the key
+    result: Verification
+    listed: list[str] | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("valid", "no_credits")
+
+    @property
+    def inconclusive(self) -> bool:
+        """The vendor could not be asked, or answered something that says nothing of the key."""
+        return self.status in ("unreachable", "unknown")
+
+
+@sensitive_variables()
+def check_secrets(vendor: str, mirror: str, secrets: VendorSecrets) -> KeyCheck:
+    """Asks `vendor` whether these secrets work, storing nothing: a key is checked before it
+    is saved. Never raises for a vendor's failure."""
+    listed: list[str] | None = None
+    try:
+        base_url = vendors.base_url_for(vendor, mirror=mirror or None)
         if not base_url:
             result = _verification(
                 "unknown", _("The operator has not configured this vendor's address.")
             )
         else:
-            adapter = vendors.get_adapter(credential.vendor)
+            adapter = vendors.get_adapter(vendor)
             with httpx.Client(trust_env=False, timeout=VERIFY_TIMEOUT) as client:
                 conn = Connection(
                     base_url=base_url,
@@ -344,17 +377,13 @@ def verify_credential(credential: Credential) -> Verification:
                 result = adapter.verify(conn)
                 if result.status in ("valid", "no_credits") and vendors.discovery_enabled():
                     listed = catalogue.listed_image_models(adapter, conn)
-    except CredentialRevoked as exc:
-        return _verification("unknown", str(exc))
-    except VaultError as exc:
-        result = _verification("invalid_key", str(exc))
     except (httpx.TimeoutException, httpx.TransportError) as exc:
         result = _verification(
             "unreachable", _("No answer (%(error)s).") % {"error": type(exc).__name__}
         )
     except Exception as exc:
         # The exception's text may quote a vendor reply that echoed the key: log its type only.
-        logger.warning("Verifying credential %s failed with %s", credential.pk, type(exc).__name__)
+        logger.warning("Verifying a %s key failed with %s", vendor, type(exc).__name__)
         result = _verification(
             "unknown", _("The check failed (%(error)s).") % {"error": type(exc).__name__}
         )
@@ -363,9 +392,17 @@ def verify_credential(credential: Credential) -> Verification:
     detail = scrub(result.message, secrets)
     message = str(VERDICTS[status]) + (f" {detail}" if detail else "")
     if listed:
-        message += " " + _discovered_sentence(credential.vendor, listed)
-    _record_verification(credential, status, message, result.balance, result.unit, listed)
-    return _verification(status, message, result.balance, result.unit)
+        message += " " + _discovered_sentence(vendor, listed)
+    return KeyCheck(status, message, result, listed)
+
+
+def record_check(credential: Credential, check: KeyCheck) -> Verification:
+    """Writes a check's verdict on the stored credential (status, balance, models, an event)."""
+    result = check.result
+    _record_verification(
+        credential, check.status, check.message, result.balance, result.unit, check.listed
+    )
+    return _verification(check.status, check.message, result.balance, result.unit)
 
 
 def _discovered_sentence(vendor: str, listed: list[str]) -> str:

@@ -1,5 +1,5 @@
-"""Gallery: server time and queries for the gallery, image and credits pages of a user with
-10,000 images, and throughput under concurrent load through gunicorn.
+"""Gallery: server time and queries for the gallery, image, credits, generate and jobs pages of
+a user with 10,000 images, and throughput under concurrent load through gunicorn.
 
 1. In process, through Django's test client (the whole middleware stack, no network): each
    page REPEAT times, median and p95 of the server time, and the number of queries, for a user
@@ -122,11 +122,23 @@ def pages(owner) -> dict[str, str]:
 
     count = Image.objects.filter(owner=owner).count()
     middle = Image.objects.filter(owner=owner).order_by("-created_at")[count // 2 :].first()
+    from studio.web.paging import cursor_of
+
+    job = middle.generation if middle else None
     return {
         "gallery": "/gallery/",
         "gallery, search": "/gallery/?q=lighthouse",
         "image": f"/gallery/{middle.pk}/" if middle else "/gallery/",
         "credits": "/credits/",
+        # The generate page (recent jobs, the last key and model, jobs in progress elsewhere)
+        # and the jobs page: its first page, a page halfway down the history with a filter,
+        # and a filter that matches nothing (the whole history is looked through).
+        "generate": "/",
+        "jobs": "/jobs/",
+        "jobs, vendor filter, halfway down": (
+            f"/jobs/?vendor=girlgenerator&after={cursor_of(job)}" if job else "/jobs/"
+        ),
+        "jobs, failed (none)": "/jobs/?status=failed",
     }
 
 

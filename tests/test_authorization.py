@@ -51,6 +51,7 @@ class Params:
 ROUTES: dict[str, Route] = {
     "": Route("user"),
     "generate/form/": Route("user"),
+    "jobs/": Route("user"),
     "jobs/<id:pk>/": Route("owner", resource="job"),
     "jobs/<id:pk>/cancel/": Route("owner", "POST", "job"),
     "jobs/<id:pk>/retry/": Route("owner", "POST", "job"),

@@ -32,6 +32,7 @@ from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkF
 from studio.web.credits import LedgerFilters
 from studio.web.forms import PARAM_LABELS, GenerateForm
 from studio.web.gallery import GalleryFilters
+from studio.web.jobs import JobFilters
 from tests.test_authorization import EXCLUDED_PREFIXES, ROUTES, objects, patterns, url_for
 from tests.web.conftest import make_image
 
@@ -68,10 +69,11 @@ NOTHING: tuple[Reads, ...] = ()
 READS: dict[str, tuple[Reads, ...]] = {
     "": (GENERATE,),
     "generate/form/": (GENERATE,),
+    "jobs/": (Reads((*JobFilters.base_fields, "after")),),
     "jobs/<id:pk>/": (Reads(("seen",)),),
-    "jobs/<id:pk>/cancel/": NOTHING,
-    "jobs/<id:pk>/retry/": NOTHING,
-    "jobs/<id:pk>/dismiss/": NOTHING,
+    "jobs/<id:pk>/cancel/": (NEXT,),
+    "jobs/<id:pk>/retry/": (NEXT,),
+    "jobs/<id:pk>/dismiss/": (NEXT,),
     "gallery/": (Reads((*GALLERY, "deleted")),),
     "gallery/<id:pk>/": NOTHING,
     "gallery/<id:pk>/favourite/": (Reads(("favourite",)),),

@@ -63,9 +63,207 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// A running job's elapsed time and ETA tick every second between the card's polls (the server
+// answers a poll that sees nothing new with 204, which swaps nothing).
+function clockText(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+setInterval(() => {
+  const now = Date.now();
+  document.querySelectorAll("[data-clock-since]").forEach((el) => {
+    el.textContent = clockText((now - Date.parse(el.dataset.clockSince)) / 1000);
+  });
+  document.querySelectorAll("[data-clock-until]").forEach((el) => {
+    const left = (Date.parse(el.dataset.clockUntil) - now) / 1000;
+    const holder = el.closest("[data-late]");
+    if (left <= 0 && holder) holder.textContent = holder.dataset.late;
+    else el.textContent = clockText(left);
+  });
+}, 1000);
+
+// Reference images: besides the file picker, dropped and pasted images, each previewed with a
+// remove button. The files live here and are written into the form's file input, so that
+// they also survive the form being reshaped (a new key or model) until it is posted.
+let pendingFiles = [];
+
+function referenceInput() {
+  return document.querySelector(".dropzone input[type=file]");
+}
+
+function renderPreviews(input) {
+  const zone = input.closest(".dropzone");
+  const list = zone && zone.querySelector(".upload-previews");
+  if (!list) return;
+  list.querySelectorAll("img").forEach((img) => URL.revokeObjectURL(img.src));
+  list.replaceChildren(
+    ...pendingFiles.map((file, index) => {
+      const item = document.createElement("li");
+      const img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = `${zone.dataset.previewLabel || ""} ${file.name}`;
+      img.width = 96;
+      img.height = 96;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small";
+      button.textContent = zone.dataset.removeLabel || "×";
+      button.setAttribute("aria-label", `${button.textContent} ${file.name}`);
+      button.dataset.removeUpload = String(index);
+      item.append(img, button);
+      return item;
+    }),
+  );
+}
+
+function syncFiles() {
+  const input = referenceInput();
+  if (!input) return;
+  const transfer = new DataTransfer();
+  pendingFiles.forEach((file) => transfer.items.add(file));
+  input.files = transfer.files;
+  renderPreviews(input);
+}
+
+function addFiles(files) {
+  const images = [...files].filter((file) => file.type.startsWith("image/"));
+  if (!images.length || !referenceInput()) return false;
+  pendingFiles.push(...images);
+  syncFiles();
+  return true;
+}
+
+document.addEventListener("change", (event) => {
+  if (!event.target.matches || !event.target.matches(".dropzone input[type=file]")) return;
+  // The picker replaces the input's files: add them to what was dropped or pasted before.
+  pendingFiles.push(...event.target.files);
+  syncFiles();
+});
+
+document.addEventListener("dragover", (event) => {
+  const zone = event.target.closest && event.target.closest(".dropzone");
+  if (!zone) return;
+  event.preventDefault();
+  zone.classList.add("dragging");
+});
+
+document.addEventListener("dragleave", (event) => {
+  const zone = event.target.closest && event.target.closest(".dropzone");
+  if (zone && !zone.contains(event.relatedTarget)) zone.classList.remove("dragging");
+});
+
+document.addEventListener("drop", (event) => {
+  const zone = event.target.closest && event.target.closest(".dropzone");
+  if (!zone) return;
+  event.preventDefault();
+  zone.classList.remove("dragging");
+  addFiles(event.dataTransfer.files);
+});
+
+document.addEventListener("paste", (event) => {
+  const files = event.clipboardData && event.clipboardData.files;
+  // Text pastes as usual; only images go to the references.
+  if (files && files.length && addFiles(files)) event.preventDefault();
+});
+
+document.addEventListener("click", (event) => {
+  const upload = event.target.closest && event.target.closest("[data-remove-upload]");
+  if (upload) {
+    pendingFiles.splice(Number(upload.dataset.removeUpload), 1);
+    syncFiles();
+    const input = referenceInput();
+    if (input) input.focus();
+    return;
+  }
+  // A reference already uploaded (carried as a hidden input in its list item).
+  const chosen = event.target.closest && event.target.closest("[data-remove-reference]");
+  if (chosen) chosen.closest("li").remove();
+});
+
+document.addEventListener("htmx:beforeRequest", (event) => {
+  // Posting the form sends the files (they come back as references); the form that comes
+  // back starts without them. Only the generate form has a drop zone: the compare form posts
+  // itself on every change, which this bookkeeping does not follow.
+  if (event.detail.elt && event.detail.elt.id === "generate-form") pendingFiles = [];
+});
+
+// Jobs that end while the tab is in the background: a count in the title and, if the user
+// asked for it, a browser notification. A card that stops polling has ended.
+const baseTitle = document.title;
+const inFlight = new Set();
+let finishedUnseen = 0;
+const NOTIFY_KEY = "studio.notify";
+
+function watchCards(root) {
+  const cards = root.matches && root.matches("article.job") ? [root] : [];
+  cards.push(...root.querySelectorAll("article.job"));
+  cards.forEach((card) => {
+    if (card.hasAttribute("hx-trigger")) {
+      inFlight.add(card.id);
+    } else if (inFlight.delete(card.id)) {
+      jobEnded(card);
+    }
+  });
+}
+
+function jobEnded(card) {
+  if (document.visibilityState !== "hidden") return;
+  finishedUnseen += 1;
+  document.title = `(${finishedUnseen}) ${baseTitle}`;
+  const toggle = document.getElementById("notify-toggle");
+  if (toggle && notificationsOn()) {
+    const prompt = card.querySelector(".prompt");
+    new Notification(toggle.dataset.message, { body: prompt ? prompt.textContent : "" });
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && finishedUnseen) {
+    finishedUnseen = 0;
+    document.title = baseTitle;
+  }
+});
+
+function notificationsOn() {
+  return (
+    "Notification" in window &&
+    Notification.permission === "granted" &&
+    localStorage.getItem(NOTIFY_KEY) === "1"
+  );
+}
+
+function showNotifyState(toggle) {
+  if (!toggle.dataset.off) toggle.dataset.off = toggle.textContent;
+  const on = notificationsOn();
+  toggle.textContent = on ? toggle.dataset.on : toggle.dataset.off;
+  toggle.setAttribute("aria-pressed", String(on));
+}
+
+function initNotifyToggle(root) {
+  const toggle = root.querySelector && root.querySelector("#notify-toggle");
+  if (!toggle || !("Notification" in window) || Notification.permission === "denied") return;
+  toggle.hidden = false;
+  showNotifyState(toggle);
+}
+
+document.addEventListener("click", async (event) => {
+  const toggle = event.target.closest && event.target.closest("#notify-toggle");
+  if (!toggle) return;
+  if (notificationsOn()) {
+    localStorage.removeItem(NOTIFY_KEY);
+  } else if ((await Notification.requestPermission()) === "granted") {
+    localStorage.setItem(NOTIFY_KEY, "1");
+  }
+  showNotifyState(toggle);
+});
+
 function init(root) {
   initCounters(root);
   initCopyButtons(root);
+  initNotifyToggle(root);
+  watchCards(root);
+  if (pendingFiles.length && root.querySelector && root.querySelector(".dropzone")) syncFiles();
 }
 
 document.addEventListener("DOMContentLoaded", () => init(document));

@@ -9,9 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from studio.compare import services
 from studio.compare.services import MAX_TARGETS, Plan, Target
-from studio.engine.services import ImageRejected, save_reference
 from studio.models import ReferenceImage
-from studio.web.forms import MAX_UPLOAD_BYTES, MultipleFileField, MultipleFileInput
+from studio.web.forms import MultipleFileField, MultipleFileInput, clean_references
 from studio.web.params import IdsField
 
 SHARED = ""
@@ -119,16 +118,7 @@ class CompareForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        references = list(data.get("reference") or [])
-        for upload in data.get("upload") or []:
-            if upload.size > MAX_UPLOAD_BYTES:
-                self.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
-                continue
-            try:
-                references.append(save_reference(self.owner, upload.read()))
-            except ImageRejected as exc:
-                self.add_error("upload", f"{upload}: {exc}")
-        data["all_references"] = references
+        data["all_references"] = clean_references(self, data)
 
         chosen = [i for i in range(MAX_TARGETS) if data.get(f"target_{i}")]
         values = [data[f"target_{i}"] for i in chosen]

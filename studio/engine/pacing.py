@@ -43,3 +43,12 @@ def first_poll_wait(vendor: str, model: str, default: float, interval: float) ->
         return default
     quick = sorted(samples)[int(len(samples) * QUANTILE)]
     return max(default, quick - interval)
+
+
+def typical_duration(vendor: str, model: str) -> float | None:
+    """The median time recent jobs of this vendor and model took once the vendor accepted
+    them, for the ETA a running job's card shows; None until there are enough samples."""
+    samples = sorted(cache.get(_key(vendor, model)) or [])
+    if len(samples) < MIN_SAMPLES:
+        return None
+    return samples[len(samples) // 2]

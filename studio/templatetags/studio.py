@@ -44,6 +44,30 @@ def job_reason(code: str) -> str:
 
 
 @register.filter
+def card_text(job):
+    from studio.web.cards import card_text
+
+    return card_text(job)
+
+
+@register.filter
+def clock(moment, since: bool = True) -> str:
+    """Minutes and seconds from `moment` to now ("since"), or from now to `moment`: 1:05."""
+    from django.utils import timezone
+
+    if not moment:
+        return ""
+    seconds = (timezone.now() - moment).total_seconds()
+    seconds = max(0, int(seconds if since else -seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@register.filter
+def clock_until(moment) -> str:
+    return clock(moment, since=False)
+
+
+@register.filter
 def amount(value: Decimal | None) -> str:
     """A ledger amount without trailing zeros, grouped and punctuated for the reader's locale."""
     if value is None:

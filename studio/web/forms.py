@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Credential
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
-from studio.models import ReferenceImage
+from studio.models import Generation, ReferenceImage
 from studio.vendors import get_adapter
 from studio.vendors.base import Adapter, ModelSpec, parse_size
 from studio.web.params import IdsField
@@ -88,6 +88,28 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def key_label(credential: Credential) -> str:
+    """A key as the picker shows it: one that failed its check says so before it is chosen."""
+    if credential.status == Credential.Status.FAILED:
+        return str(_("%(key)s (failed verification)") % {"key": credential})
+    return str(credential)
+
+
+def clean_references(form: forms.Form, data: dict) -> list[ReferenceImage]:
+    """The references a form carries (already uploaded ones, by id) and the files uploaded with
+    it, each checked and stored; a rejected file becomes an error on the form's `upload`."""
+    references = list(data.get("reference") or [])
+    for upload in data.get("upload") or []:
+        if upload.size > MAX_UPLOAD_BYTES:
+            form.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
+            continue
+        try:
+            references.append(save_reference(form.owner, upload.read()))
+        except ImageRejected as exc:
+            form.add_error("upload", f"{upload}: {exc}")
+    return references
+
+
 def _select(**attrs: str) -> forms.Select:
     # Changing a shaping field asks the server for the form that fits the new choice.
     return forms.Select(
@@ -131,16 +153,18 @@ class GenerateForm(forms.Form):
         values = self.data if self.is_bound else (self.initial or {})
         self._values = values
 
-        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), str(c)) for c in self.credentials]
+        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), key_label(c)) for c in self.credentials]
         self.fields["key"].choices = keys
-        key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
+        last_key, last_model = self._last_used()
+        key = self._pick(values.get("key"), [k for k, _ in keys], last_key or self._default_key())
         self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
         self.vendor = self.credential.vendor if self.credential else DEMO
         self.adapter: Adapter = get_adapter(self.vendor, self.credential)
         caps = self.adapter.capabilities
 
         self.fields["model"].choices = [(m.name, m.label) for m in caps.models]
-        model = self._pick(values.get("model"), [m.name for m in caps.models])
+        remembered = last_model if key == last_key else None
+        model = self._pick(values.get("model"), [m.name for m in caps.models], remembered)
         self.spec: ModelSpec = caps.model(model)  # type: ignore[assignment]
         self.fields["scene"].choices = [(s, SCENE_LABELS.get(s, s)) for s in self.spec.scenes]
         self.scene = self._pick(values.get("scene"), list(self.spec.scenes))
@@ -157,8 +181,29 @@ class GenerateForm(forms.Form):
     # --- shaping -------------------------------------------------------------------------
 
     def _default_key(self) -> str:
-        default = next((c for c in self.credentials if c.is_default), None)
+        """Before the first job: a default key that did not fail its check, else the demo."""
+        default = next(
+            (c for c in self.credentials if c.is_default and c.status != c.Status.FAILED), None
+        )
         return str(default.pk) if default else DEMO
+
+    def _last_used(self) -> tuple[str | None, str | None]:
+        """The key and model of the user's latest job, so that the form opens where they left
+        off: a demo try stays on the demo rather than going to a paid vendor's default key."""
+        last = (
+            Generation.objects.filter(owner=self.owner)
+            .order_by("-created_at", "-pk")
+            .values_list("vendor", "credential_id", "model")
+            .first()
+        )
+        if last is None:
+            return None, None
+        vendor, credential_id, model = last
+        if vendor == DEMO:
+            return DEMO, model
+        if any(c.pk == credential_id for c in self.credentials):
+            return str(credential_id), model
+        return None, None  # that key was deleted or revoked since
 
     @staticmethod
     def _pick(value: Any, allowed: list[str], default: str | None = None) -> str:
@@ -271,6 +316,10 @@ class GenerateForm(forms.Form):
         return [self[name] for name in self.fields if name not in fixed]
 
     @property
+    def key_failed(self) -> bool:
+        return bool(self.credential and self.credential.status == Credential.Status.FAILED)
+
+    @property
     def takes_references(self) -> bool:
         return self.scene != "text-to-image" and self.spec.max_references > 0
 
@@ -298,16 +347,7 @@ class GenerateForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        references = list(data.get("reference") or [])
-        for upload in data.get("upload") or []:
-            if upload.size > MAX_UPLOAD_BYTES:
-                self.add_error("upload", _("%(name)s is larger than 20 MB.") % {"name": upload})
-                continue
-            try:
-                references.append(save_reference(self.owner, upload.read()))
-            except ImageRejected as exc:
-                self.add_error("upload", f"{upload}: {exc}")
-        data["all_references"] = references
+        data["all_references"] = clean_references(self, data)
         missing = data.get("width") is None or data.get("height") is None
         if self.custom_size and missing and not self.errors.keys() & {"width", "height"}:
             self.add_error("width", _("Enter a width and a height for the custom size."))
@@ -360,3 +400,33 @@ class GenerateForm(forms.Form):
         values = {name: self.data.get(name) for name in self.fields if name != "upload"}
         values["reference"] = [r.pk for r in self.cleaned_data.get("all_references", [])]
         return values
+
+
+def reference_model(vendor: str, credential: Credential | None) -> ModelSpec | None:
+    """The first model of a key that takes reference images and can be sent them here."""
+    caps = get_adapter(vendor, credential).capabilities
+    if caps.reference_mode == "url" and not settings.STUDIO_PUBLIC_URL:
+        return None
+    return next((m for m in caps.models if takes_references(m)), None)
+
+
+def takes_references(spec: ModelSpec) -> bool:
+    return spec.max_references > 0 and "image-to-image" in spec.scenes
+
+
+def reference_target(owner) -> dict[str, str]:
+    """The key and model "use as reference" opens the form on: the current key (the one the
+    form would open on) if it takes references, with its current model if that one does;
+    otherwise the user's default key that takes them. {} when none does."""
+    current = GenerateForm(owner)
+    spec = reference_model(current.vendor, current.credential)
+    if spec is not None:
+        if takes_references(current.spec):
+            spec = current.spec
+        return {"key": current["key"].value(), "model": spec.name}
+    for credential in current.credentials:
+        if credential.is_default and credential.status != Credential.Status.FAILED:
+            spec = reference_model(credential.vendor, credential)
+            if spec is not None:
+                return {"key": str(credential.pk), "model": spec.name}
+    return {}

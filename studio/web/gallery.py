@@ -22,6 +22,7 @@ from studio.engine.references import save_reference
 from studio.models import Generation, Image
 from studio.templatetags.studio import vendor_label
 from studio.web import search
+from studio.web.forms import reference_target
 from studio.web.owned import get_image_for_user
 from studio.web.paging import keyset_page
 from studio.web.params import DayField, parse_id
@@ -150,7 +151,12 @@ def use_as_reference(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("image", image.pk)
     query = urlencode(
-        {"from": image.generation_id, "reference": reference.pk, "scene": "image-to-image"}
+        {
+            "from": image.generation_id,
+            "reference": reference.pk,
+            "scene": "image-to-image",
+            **reference_target(request.user),
+        }
     )
     return redirect(f"/?{query}")
 

@@ -64,10 +64,17 @@ def initial_values(request: HttpRequest) -> dict[str, Any]:
     return {**values, **given}
 
 
+def in_flight_elsewhere(owner, shown: list[Generation]) -> int:
+    """Jobs still in progress that the recent list does not show: older ones would otherwise
+    vanish from view, so the page says how many there are and links to them."""
+    jobs = Generation.objects.filter(owner=owner, status__in=Generation.IN_FLIGHT)
+    return jobs.exclude(pk__in=[job.pk for job in shown]).count()
+
+
 def page(request: HttpRequest, form: GenerateForm) -> HttpResponse:
-    return render(
-        request, "studio/generate.html", {"form": form, "jobs": recent_jobs(request.user)}
-    )
+    jobs = recent_jobs(request.user)
+    ctx = {"form": form, "jobs": jobs, "more_in_flight": in_flight_elsewhere(request.user, jobs)}
+    return render(request, "studio/generate.html", ctx)
 
 
 @login_required

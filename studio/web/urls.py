@@ -5,6 +5,7 @@ from studio.web import credits, gallery, generate, jobs, media
 urlpatterns = [
     path("", generate.generate, name="generate"),
     path("generate/form/", generate.generate_form, name="generate_form"),
+    path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<id:pk>/", jobs.job, name="job"),
     path("jobs/<id:pk>/cancel/", jobs.cancel, name="job_cancel"),
     path("jobs/<id:pk>/retry/", jobs.retry, name="job_retry"),

@@ -41,6 +41,15 @@ def test_it_waits_for_the_quickest_tenth_less_one_interval():
     assert pacing.first_poll_wait("chatbp", "dall-e-3", default=25, interval=1) == 25
 
 
+def test_the_typical_duration_is_the_median_of_recent_jobs_once_there_are_enough():
+    for seconds in (10, 90, 30, 20):
+        pacing.record_duration("chatfire", "seedream-3.0", seconds)
+    assert pacing.typical_duration("chatfire", "seedream-3.0") is None  # too few to guess
+    pacing.record_duration("chatfire", "seedream-3.0", 40)
+    assert pacing.typical_duration("chatfire", "seedream-3.0") == 30
+    assert pacing.typical_duration("chatfire", "another-model") is None
+
+
 def test_it_keeps_only_the_latest_samples():
     for _ in range(pacing.SAMPLES):
         pacing.record_duration("lemondata", "flux-pro", 60)

@@ -219,6 +219,7 @@ def test_use_as_reference_prefills_the_form(alice_client, alice):
     r = alice_client.post(f"/gallery/{image.pk}/reference/")
     reference = ReferenceImage.objects.get()
     assert reference.owner == alice and (reference.width, reference.height) == (64, 48)
+    # No key takes references (the demo does not): the form opens as the job left it.
     assert r.url == f"/?from={image.generation_id}&reference={reference.pk}&scene=image-to-image"
     r = alice_client.get(r.url)
     assert f'name="reference" value="{reference.pk}"'.encode() in r.content
@@ -233,3 +234,37 @@ def test_someone_elses_image_is_not_found(alice_client, bob):
     image.refresh_from_db()
     assert image.deleted_at is None and not image.favourite
     assert not ReferenceImage.objects.exists()
+
+
+def test_use_as_reference_keeps_the_current_key_if_it_takes_references(alice_client, alice):
+    from accounts.vault import add_credential
+    from studio.vendors import get_adapter
+
+    key = add_credential(alice, "aioagi", "mine", "sk-aioagi-0123456789")
+    model = next(m for m in get_adapter("aioagi").capabilities.models if m.max_references)
+    make_job(alice, vendor="aioagi", credential=key, model=model.name)
+    image = make_image(alice)  # made with the demo, before
+    Generation.objects.filter(pk=image.generation_id).update(
+        created_at=timezone.now() - timedelta(days=1)
+    )
+    r = alice_client.post(f"/gallery/{image.pk}/reference/")
+    assert f"&key={key.pk}&model={model.name}" in r.url
+    form = alice_client.get(r.url).context["form"]
+    assert form.credential == key and form.takes_references
+
+
+def test_use_as_reference_picks_the_default_key_that_takes_references(alice_client, alice):
+    from accounts.vault import add_credential
+
+    # GirlGeneratorAI fetches references from a public address, and this studio has none.
+    current = add_credential(alice, "girlgenerator", "url only", "sk-girl-0123456789")
+    default = add_credential(alice, "aioagi", "files", "sk-aioagi-0123456789")
+    make_job(alice, vendor="girlgenerator", credential=current, model="default")
+    image = make_image(alice)
+    Generation.objects.filter(pk=image.generation_id).update(
+        created_at=timezone.now() - timedelta(days=1)
+    )
+    r = alice_client.post(f"/gallery/{image.pk}/reference/")
+    assert f"&key={default.pk}&" in r.url
+    form = alice_client.get(r.url).context["form"]
+    assert form.credential == default and form.takes_references

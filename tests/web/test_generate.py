@@ -383,3 +383,58 @@ def test_a_keys_listed_models_are_offered_with_that_key_only(alice_client, alice
     r = post(alice_client, key=listed.pk, model="flux-2-pro", size="1792x1024")
     assert r.status_code == 302
     assert Generation.objects.get().model == "flux-2-pro"
+
+
+def test_a_key_that_failed_verification_is_marked_in_the_picker(alice_client, alice):
+    from accounts import vault
+
+    good = vault.add_credential(alice, "girlgenerator", "good", "sk-good-0123456789")
+    bad = vault.add_credential(alice, "chatfire", "typo", "sk-typo-0123456789")
+    vault._record_verification(
+        bad, "invalid_key", "Invalid key: the vendor refused it.", None, None
+    )
+    r = alice_client.get("/")
+    html = r.content.decode()
+    assert (
+        f'<option value="{bad.pk}">ChatFire · typo · …6789 (failed verification)</option>' in html
+    )
+    assert f'value="{good.pk}" selected>GirlGeneratorAI · good · …6789</option>' in html
+    assert "This key failed its last check" not in html
+    r = alice_client.get(f"/?key={bad.pk}")
+    assert "This key failed its last check: Invalid key: the vendor refused it." in (
+        r.content.decode()
+    )
+    assert f'href="/keys/{bad.pk}/replace/"' in r.content.decode()
+
+
+def test_it_opens_on_the_last_key_and_model(alice_client, alice):
+    from django.utils import timezone
+
+    from accounts import vault
+    from studio.vendors import get_adapter
+
+    key = vault.add_credential(alice, "girlgenerator", "paid", "sk-paid-0123456789")
+    # No job yet: the default key.
+    assert alice_client.get("/").context["form"].credential == key
+    # A demo try stays on the demo: it never goes to the paid vendor by default.
+    make_job(alice)
+    assert alice_client.get("/").context["form"].vendor == "demo"
+    # The last job's key and model, even when neither is the first of its list.
+    other = vault.add_credential(alice, "aioagi", "second", "sk-second-0123456789")
+    model = get_adapter("aioagi").capabilities.models[-1].name
+    Generation.objects.create(
+        owner=alice,
+        vendor="aioagi",
+        credential=other,
+        model=model,
+        prompt="x",
+        deadline=timezone.now(),
+    )
+    form = alice_client.get("/").context["form"]
+    assert form.credential == other and form.spec.name == model
+    assert model != get_adapter("aioagi").capabilities.models[0].name
+    # What the user asks for wins over what is remembered.
+    assert alice_client.get(f"/?key={key.pk}").context["form"].credential == key
+    # A revoked key is not remembered.
+    vault.revoke_credential(other)
+    assert alice_client.get("/").context["form"].credential == key

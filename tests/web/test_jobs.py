@@ -46,9 +46,10 @@ def test_a_poll_that_sees_nothing_new_swaps_nothing(alice_client, alice):
 
 def test_it_shows_the_vendors_progress(alice_client, alice):
     job = make_job(alice, status=S.RUNNING, progress=42, submitted_at=timezone.now())
+    Generation.objects.filter(pk=job.pk).update(vendor="girlgenerator")
     r = card(alice_client, job)
     assert b'<progress max="100" value="42"' in r.content
-    assert b"the vendor may still charge for it" in r.content
+    assert b"Already sent: GirlGeneratorAI may charge for it even if you cancel." in r.content
 
 
 def test_a_finished_job_shows_its_thumbnails(alice_client, alice):
@@ -75,6 +76,7 @@ def test_a_failure_gives_the_reason_and_the_ways_on(alice_client, alice):
 
 def test_an_unknown_outcome_warns_about_paying_twice(alice_client, alice):
     job = make_job(alice, status=S.UNKNOWN_OUTCOME, error_code="unknown_outcome")
+    Generation.objects.filter(pk=job.pk).update(vendor="girlgenerator")
     r = card(alice_client, job)
     assert b"you may pay twice" in r.content
     assert b"Submit again (may pay twice)" in r.content
@@ -90,12 +92,13 @@ def test_cancel_stops_a_queued_job(alice_client, alice):
 
 def test_cancel_of_a_sent_job_says_the_vendor_may_charge(alice_client, alice):
     job = make_job(alice, status=S.RUNNING, submitted_at=timezone.now())
+    Generation.objects.filter(pk=job.pk).update(vendor="girlgenerator")
     r = alice_client.post(f"/jobs/{job.pk}/cancel/")
     job.refresh_from_db()
     assert r.status_code == 302
     assert job.status == S.CANCELED and job.may_have_charged
     r = card(alice_client, job)
-    assert b"the vendor may still charge for it" in r.content
+    assert b"GirlGeneratorAI may have charged for this job." in r.content
 
 
 def test_retry_queues_a_new_job_in_the_old_ones_place(alice_client, alice):
@@ -146,3 +149,115 @@ def test_someone_elses_job_is_not_found(alice_client, bob):
         assert alice_client.post(f"/jobs/{job.pk}/{action}/").status_code == 404
     job.refresh_from_db()
     assert job.status == S.QUEUED and job.dismissed_at is None
+
+
+# --- What a card says (issue 17, item 8) ------------------------------------------------------
+
+
+def charge_mentions(html: bytes) -> int:
+    return html.decode().lower().count("may have charged") + html.decode().lower().count(
+        "may charge"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "fields"),
+    [
+        (S.UNKNOWN_OUTCOME, {"error_code": "vendor_unavailable"}),
+        (S.EXPIRED, {"submitted_at": timezone.now()}),
+        (S.CANCELED, {"submitted_at": timezone.now()}),
+        (S.FAILED, {"error_code": "result_lost"}),
+        (S.RUNNING, {"submitted_at": timezone.now()}),
+    ],
+)
+def test_it_says_the_vendor_may_have_charged_once(alice_client, alice, status, fields):
+    from accounts.vault import add_credential
+
+    key = add_credential(alice, "chatfire", "paid", "sk-cards-0123456789")
+    job = make_job(alice, status=status, **fields)
+    Generation.objects.filter(pk=job.pk).update(
+        vendor="chatfire",
+        credential=key,
+        may_have_charged=True,
+        # What the engine writes: its own warning, which the card must not repeat.
+        error_message="ChatFire had a server error (HTTP 500) while taking the request. It may "
+        "still have generated, and charged for, the images. The vendor may have received the "
+        "request and charged for it.",
+    )
+    r = card(alice_client, job)
+    assert charge_mentions(r.content) == 1, r.content.decode()
+
+
+@pytest.mark.parametrize("status", [S.UNKNOWN_OUTCOME, S.EXPIRED, S.CANCELED, S.RUNNING])
+def test_it_never_says_the_demo_may_have_charged(alice_client, alice, status):
+    job = make_job(
+        alice,
+        status=status,
+        may_have_charged=True,
+        submitted_at=timezone.now(),
+        error_message="The vendor may have received the request and charged for it.",
+    )
+    r = card(alice_client, job)
+    assert charge_mentions(r.content) == 0
+    assert b"charged" not in r.content
+
+
+def test_a_vendor_500_on_submit_reads_plainly(alice_client, alice):
+    job = make_job(alice, status=S.UNKNOWN_OUTCOME, error_code="vendor_unavailable")
+    Generation.objects.filter(pk=job.pk).update(vendor="chatfire", may_have_charged=True)
+    r = card(alice_client, job)
+    assert b"We don&#x27;t know whether ChatFire started this job." in r.content
+    assert b"Submit again (may pay twice)" in r.content
+
+
+@pytest.mark.parametrize(
+    ("status", "fields", "text"),
+    [
+        (S.QUEUED, {}, "Waiting for a worker"),
+        (S.SUBMITTING, {}, "Sending the request to"),
+        (S.RUNNING, {}, "is working on it"),
+        (S.DOWNLOADING, {}, "Saving the images"),
+        (S.CANCELED, {}, "Canceled before it was sent: nothing was charged."),
+        (S.EXPIRED, {}, "never sent: nothing was charged."),
+        (S.FAILED, {"error_code": "content_policy"}, "refused the prompt"),
+    ],
+)
+def test_one_sentence_per_state(alice_client, alice, status, fields, text):
+    job = make_job(alice, status=status, **fields)
+    r = card(alice_client, job)
+    assert r.content.decode().count('class="job-sentence') == 1
+    assert text in r.content.decode()
+
+
+def test_a_failure_shows_the_vendors_own_words(alice_client, alice):
+    job = make_job(
+        alice, status=S.FAILED, error_code="invalid_params", error_message="size must be 1:1"
+    )
+    r = card(alice_client, job)
+    assert b"size must be 1:1" in r.content
+
+
+def test_a_running_job_shows_elapsed_time_and_an_eta_from_recent_jobs(alice_client, alice):
+    from datetime import timedelta
+
+    from studio.engine import pacing
+
+    started = timezone.now() - timedelta(seconds=20)
+    job = make_job(alice, status=S.RUNNING, running_at=started)
+    r = card(alice_client, job)
+    assert b"data-clock-since=" in r.content and b"Elapsed: " in r.content
+    assert b"data-clock-until" not in r.content  # no history yet: no guess
+    for seconds in (40, 50, 60, 70, 80):
+        pacing.record_duration("demo", "demo", seconds)
+    r = card(alice_client, job)
+    # The median of recent jobs is 60 s and 20 have passed: about 40 s left.
+    assert b">0:40</span> left" in r.content or b">0:39</span> left" in r.content
+
+
+def test_the_card_speaks_chinese(alice_client, alice):
+    job = make_job(alice, status=S.UNKNOWN_OUTCOME, error_code="vendor_unavailable")
+    Generation.objects.filter(pk=job.pk).update(vendor="chatfire", may_have_charged=True)
+    r = alice_client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX)
+    text = r.content.decode()
+    assert "我们无法确定 ChatFire 是否已开始此任务。" in text
+    assert text.count("可能已经收费") == 1
