@@ -125,7 +125,7 @@ def test_the_procfile_and_units_run_the_web_app_and_workers_safely():
 
     web = (BASE_DIR / "deploy/systemd/studio-web.service").read_text()
     worker = (BASE_DIR / "deploy/systemd/studio-worker@.service").read_text()
-    assert "gunicorn --config deploy/gunicorn.conf.py studio.wsgi" in web
+    assert "gunicorn --config deploy/gunicorn.conf.py studio.asgi" in web
     assert "manage.py qcluster" in worker
     # qcluster hangs when its whole process group gets SIGTERM (django-q2 #346).
     assert re.search(r"^KillMode=mixed$", worker, re.MULTILINE)
