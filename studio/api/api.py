@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest
 from ninja import File, Form, NinjaAPI, Query, Schema
+from ninja import Status as HttpStatus
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.files import UploadedFile
@@ -97,6 +98,10 @@ def error(request, exc: ApiError):
     response = api.create_response(request, body, status=exc.status)
     if exc.retry_after:
         response["Retry-After"] = str(exc.retry_after)
+    elif exc.status in (402, 403, 502):
+        # OpenAI's SDKs retry 5xx replies by default, and each retry would be a new (paid)
+        # job: this header, which they honour, says the same request would fail again.
+        response["x-should-retry"] = "false"
     return response
 
 
@@ -241,7 +246,7 @@ async def generate(request, body: dict, references: list | None = None):
         request, generation, body.get("response_format") or "url"
     )
     # Past the wait: the job goes on; its reference is in `studio` (poll its job_url).
-    return (200 if ended else 202), reply
+    return HttpStatus(200 if ended else 202, reply)
 
 
 @api.post(
