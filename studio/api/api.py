@@ -20,7 +20,7 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from studio.api import services
 from studio.api.models import ApiToken
@@ -169,7 +169,17 @@ def failure(generation: Generation) -> ApiError:
 # --- Generations and edits ---------------------------------------------------------------------
 
 
-class GenerationBody(Schema):
+class Body(Schema):
+    @field_validator("*")
+    @classmethod
+    def no_nul(cls, value):
+        # PostgreSQL refuses NUL in text; it is never meant in a prompt or a name.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class GenerationBody(Body):
     model: str = Field(min_length=3, max_length=300)
     prompt: str = Field(max_length=32000)
     n: int | None = Field(None, ge=1, le=10)
@@ -259,7 +269,7 @@ async def generations(request, body: GenerationBody):
     return await generate(request, body.dict())
 
 
-class EditForm(Schema):
+class EditForm(Body):
     model: str = Field(min_length=3, max_length=300)
     prompt: str = Field(max_length=32000)
     n: int | None = Field(None, ge=1, le=10)
