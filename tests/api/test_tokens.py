@@ -110,3 +110,10 @@ def test_last_used_is_written_at_most_once_a_minute(client, alice, django_assert
     ApiToken.objects.update(last_used_at=first - services.LAST_USED_RESOLUTION * 2)
     client.get("/v1/models", **bearer(secret))
     assert ApiToken.objects.get().last_used_at > first
+
+
+def test_the_pages_speak_simplified_chinese(alice_client):
+    tokens = alice_client.get("/tokens/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "新建令牌" in tokens
+    page = alice_client.get("/api/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "工作室 API" in page and "/api/openapi.json" in page

@@ -45,6 +45,7 @@ def test_make_copy_use_and_revoke_a_token(page, live_server):
     row.get_by_role("button", name="Revoke my script").click()
     expect(page.locator("tr", has_text="my script")).to_contain_text("Revoked")
     assert httpx.get(f"{live_server.url}/v1/models", headers=headers).status_code == 401
+    page.reload()
     expect(page.locator(".events")).to_contain_text("Refused")
 
     page.set_viewport_size({"width": 390, "height": 844})
