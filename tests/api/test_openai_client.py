@@ -44,8 +44,20 @@ def fakes(settings):
         fake.stop()
 
 
-def sdk(live_server, token: str, **options) -> OpenAI:
-    return OpenAI(base_url=f"{live_server.url}/v1", api_key=token, timeout=60, **options)
+@pytest.fixture
+def sdk(live_server):
+    """OpenAI clients on the live server, closed after the test: a kept-alive connection holds
+    a live-server thread, and its database connection, past the test."""
+    clients = []
+
+    def make(token: str, **options) -> OpenAI:
+        client = OpenAI(base_url=f"{live_server.url}/v1", api_key=token, timeout=60, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def stored_bytes(image: Image) -> bytes:
@@ -54,10 +66,10 @@ def stored_bytes(image: Image) -> bytes:
 
 
 def test_demo_images_in_url_and_b64_formats_land_in_the_owners_gallery(
-    live_server, alice, bob, worker
+    sdk, live_server, alice, bob, worker
 ):
     worker.start()
-    client = sdk(live_server, token_for(alice))
+    client = sdk(token_for(alice))
 
     reply = client.images.generate(model="demo/demo", prompt="a lighthouse at dusk")
     assert len(reply.data) == 1 and reply.data[0].url
@@ -91,14 +103,16 @@ def test_demo_images_in_url_and_b64_formats_land_in_the_owners_gallery(
     assert Generation.objects.filter(prompt="a storm [fail]").count() == 1
 
 
-def test_an_asynchronous_vendor_an_edit_and_the_models_list(live_server, alice, bob, fakes, worker):
+def test_an_asynchronous_vendor_an_edit_and_the_models_list(
+    sdk, live_server, alice, bob, fakes, worker
+):
     gg = fakes("girlgenerator")
     aioagi = fakes("aioagi")
     add_credential(alice, "girlgenerator", "studio gg", KEY)
     add_credential(alice, "aioagi", "team relay", KEY)
     add_credential(bob, "aioagi", "bob's relay", KEY)
     worker.start()
-    client = sdk(live_server, token_for(alice))
+    client = sdk(token_for(alice))
 
     ids = {m.id for m in client.models.list()}
     assert {"demo/demo", "girlgenerator/default", "aioagi/gpt-image-2"} <= ids
@@ -127,11 +141,11 @@ def test_an_asynchronous_vendor_an_edit_and_the_models_list(live_server, alice, 
     assert len(edit_posts) == 1
 
 
-def test_past_the_wait_limit_the_reply_is_a_job_to_poll(live_server, alice, settings, worker):
+def test_past_the_wait_limit_the_reply_is_a_job_to_poll(sdk, live_server, alice, settings, worker):
     settings.STUDIO_API_WAIT_SECONDS = 0
     worker.start()
     token = token_for(alice)
-    client = sdk(live_server, token)
+    client = sdk(token)
     reply = client.images.generate(model="demo/demo", prompt="a slow lighthouse")
     assert reply.data == []
     studio = reply.model_extra["studio"]
@@ -149,14 +163,14 @@ def test_past_the_wait_limit_the_reply_is_a_job_to_poll(live_server, alice, sett
     assert httpx.get(body["images"][0]["url"]).status_code == 200
 
 
-def test_each_error_class_in_openais_shape(live_server, alice, bob, settings, monkeypatch):
+def test_each_error_class_in_openais_shape(sdk, live_server, alice, bob, settings, monkeypatch):
     token = token_for(alice)
-    client = sdk(live_server, token, max_retries=0)
+    client = sdk(token, max_retries=0)
 
     with pytest.raises(AuthenticationError):
-        sdk(live_server, "sk-studio-not-a-token").models.list()
+        sdk("sk-studio-not-a-token").models.list()
     with pytest.raises(PermissionDeniedError) as read_only:
-        sdk(live_server, token_for(alice, "read")).images.generate(model="demo/demo", prompt="x")
+        sdk(token_for(alice, "read")).images.generate(model="demo/demo", prompt="x")
     assert read_only.value.code == "insufficient_scope"
     with pytest.raises(BadRequestError) as bad:
         client.images.generate(model="demo/demo", prompt="x", size="4096x4096")
@@ -196,10 +210,10 @@ def test_each_error_class_in_openais_shape(live_server, alice, bob, settings, mo
     # The token's own rate limit: 429 with Retry-After.
     settings.STUDIO_API_RATE_LIMIT = (2, 60)
     limited = token_for(alice)
-    sdk(live_server, limited, max_retries=0).models.list()
-    sdk(live_server, limited, max_retries=0).models.list()
+    sdk(limited, max_retries=0).models.list()
+    sdk(limited, max_retries=0).models.list()
     with pytest.raises(RateLimitError) as too_many:
-        sdk(live_server, limited, max_retries=0).models.list()
+        sdk(limited, max_retries=0).models.list()
     assert 1 <= int(too_many.value.response.headers["Retry-After"]) <= 60
 
     # Revoking takes effect at once.
