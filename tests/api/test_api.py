@@ -129,3 +129,29 @@ def test_hostile_bodies_are_a_400_naming_the_parameter(client, alice, field, set
         assert r.json()["error"]["param"] in (field, None), (field, value, r.json())
     not_json = Client().post("/v1/images/generations", "{not json", "application/json", **headers)
     assert not_json.status_code == 400
+
+
+def test_edits_refuse_a_missing_or_bad_image_and_a_mask(client, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.web.conftest import png
+
+    headers = bearer(token_for(alice))
+    form = {"model": "demo/demo", "prompt": "night"}
+
+    def edit(**files):
+        return client.post("/v1/images/edits", {**form, **files}, **headers)
+
+    r = edit()
+    assert (r.status_code, r.json()["error"]["param"]) == (400, "image")
+    r = edit(image=SimpleUploadedFile("x.png", b"not a picture", "image/png"))
+    assert (r.status_code, r.json()["error"]["param"]) == (400, "image")
+    picture = SimpleUploadedFile("x.png", png(), "image/png")
+    r = edit(image=picture, mask=SimpleUploadedFile("m.png", png(), "image/png"))
+    assert (r.status_code, r.json()["error"]["param"]) == (400, "mask")
+    # The demo makes no edits: the engine's refusal names the model.
+    r = edit(**{"image[]": SimpleUploadedFile("x.png", png(), "image/png")})
+    assert (r.status_code, r.json()["error"]["param"]) == (400, "model")
+    read_only = bearer(token_for(alice, "read"))
+    r = client.post("/v1/images/edits", form, **read_only)
+    assert r.status_code == 403
