@@ -19,6 +19,7 @@ from tests.worker import wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 HTTPS = {"X-Forwarded-Proto": "https"}  # what the proxy in front of gunicorn adds
+SECRET_KEY = "gunicorn-smoke-test-" + "k" * 40
 
 
 def procfile() -> dict[str, str]:
@@ -41,7 +42,7 @@ def gunicorn(transactional_db, tmp_path):
     env = worker_env(
         {
             "DEBUG": "false",
-            "SECRET_KEY": "gunicorn-smoke-test-" + "k" * 40,
+            "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1",
             "EMAIL_HOST": "smtp.example.com",
             "STATIC_ROOT": str(tmp_path / "static"),
