@@ -66,8 +66,9 @@ def docs(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def guide(request: HttpRequest) -> HttpResponse:
-    """docs/api.md as it is in the code base, so the guide and the studio never disagree."""
-    return HttpResponse(GUIDE.read_bytes(), content_type="text/markdown; charset=utf-8")
+    """docs/api.md as it is in the code base, so the guide and the studio never disagree; as
+    plain text, which browsers show (Markdown they would download)."""
+    return HttpResponse(GUIDE.read_bytes(), content_type="text/plain; charset=utf-8")
 
 
 @require_GET

@@ -117,3 +117,9 @@ def test_the_pages_speak_simplified_chinese(alice_client):
     assert "新建令牌" in tokens
     page = alice_client.get("/api/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "工作室 API" in page and "/api/openapi.json" in page
+
+
+def test_the_guide_is_docs_api_md_as_plain_text(alice_client):
+    r = alice_client.get("/api/guide.md")
+    assert r["Content-Type"] == "text/plain; charset=utf-8"
+    assert "create_api_token" in r.content.decode() and "x-should-retry" in r.content.decode()
