@@ -123,3 +123,22 @@ def test_the_guide_is_docs_api_md_as_plain_text(alice_client):
     r = alice_client.get("/api/guide.md")
     assert r["Content-Type"] == "text/plain; charset=utf-8"
     assert "create_api_token" in r.content.decode() and "x-should-retry" in r.content.decode()
+
+
+def test_staff_see_tokens_in_the_admin_without_their_hash_and_can_revoke(client, alice):
+    from django.contrib.auth.models import User
+
+    secret = token_for(alice)
+    token = ApiToken.objects.get()
+    staff = User.objects.create_superuser("staff", "s@example.com", "a long staff passphrase")
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get(f"/admin/api/apitoken/{token.pk}/change/").content.decode()
+    assert token.name in page and token.token_hash not in page and secret not in page
+    client.post(
+        "/admin/api/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert ApiTokenEvent.objects.filter(kind="revoked", detail="admin").exists()
+    assert client.get("/admin/api/apitokenevent/").status_code == 200
