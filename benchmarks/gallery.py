@@ -209,7 +209,7 @@ def under_load(user, tmp: Path) -> dict:
             "deploy/gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{port}",
-            "studio.wsgi",
+            "studio.asgi",
         ],
         cwd=harness.ROOT,
         env=env,

@@ -2,8 +2,10 @@
 
 Scenarios: engine (overhead, girlgenerator vs the naive client), gallery, images, ratelimit
 (bursts after a 429: a limit learned from 429s against learning switched off), compare (the
-comparison page at 8 targets against the job page, the scoreboard). Figures are
-kept in var/bench/<scenario>.json; benchmarks/README.md has the latest ones with their machine.
+comparison page at 8 targets against the job page, the scoreboard), api (the OpenAI-compatible
+endpoints through gunicorn's uvicorn workers: demo throughput, 100 waiting clients vs the
+gallery). Figures are kept in var/bench/<scenario>.json; benchmarks/README.md has the latest
+ones with their machine.
 Run one: `python -m benchmarks.run engine`.
 """
 
@@ -17,7 +19,7 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare"]
+SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare", "api"]
 
 
 def main(argv: list[str] | None = None) -> int:

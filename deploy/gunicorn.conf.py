@@ -1,7 +1,7 @@
 """gunicorn settings for the studio's web process; the Procfile and deploy/systemd use this file.
 
 Everything an operator may want to change comes from the environment, like the studio's own
-settings: PORT / STUDIO_BIND, WEB_CONCURRENCY, STUDIO_WEB_THREADS, FORWARDED_ALLOW_IPS.
+settings: PORT / STUDIO_BIND, WEB_CONCURRENCY, FORWARDED_ALLOW_IPS.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 # Behind a proxy on the same host: listen on loopback only. A platform that routes to $PORT
 # from outside (Heroku-style) passes --bind 0.0.0.0:$PORT, as the Procfile does.
 bind = os.environ.get("STUDIO_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
-# Sync workers: every view is short (the engine does the slow work in qcluster processes).
+# Uvicorn workers serving studio.asgi: the API's waits for jobs (up to STUDIO_API_WAIT_SECONDS)
+# are coroutines, so they hold no worker; the pages, all short, run on threads as under WSGI.
+worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
-threads = int(os.environ.get("STUDIO_WEB_THREADS") or 1)
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

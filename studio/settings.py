@@ -192,12 +192,16 @@ INSTALLED_APPS = [
     "studio",
     "studio.sharing",
     "studio.compare",
+    "studio.api",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks; silent unless STUDIO_API_CORS_ORIGINS.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -239,6 +243,10 @@ if DATABASE_URL:
     except Exception as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if os.environ.get("STUDIO_ASGI"):
+        # Under ASGI each request's ORM calls run on a thread of its own: a persistent
+        # connection would outlive its thread (studio/asgi.py sets STUDIO_ASGI).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES = {
         "default": {
@@ -513,3 +521,16 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- The API (studio/api/, docs/api.md) --------------------------------------------------------
+# How long POST /v1/images/… waits for its job before answering with a job reference instead.
+STUDIO_API_WAIT_SECONDS = envint("STUDIO_API_WAIT_SECONDS", 120)
+# Requests per token per period (seconds); past it, 429 with Retry-After.
+STUDIO_API_RATE_LIMIT = (envint("STUDIO_API_RATE_LIMIT", 60), envint("STUDIO_API_RATE_PERIOD", 60))
+# Lifetime of the signed image URLs in API replies.
+STUDIO_API_URL_SECONDS = envint("STUDIO_API_URL_SECONDS", 3600)
+# CORS is off unless the operator names origins (browser apps calling the API directly).
+CORS_ALLOWED_ORIGINS = envlist("STUDIO_API_CORS_ORIGINS")
+CORS_URLS_REGEX = r"^/(v1|api/v1)/"
+CORS_ALLOW_CREDENTIALS = False
+# --- end of API settings -----------------------------------------------------------------------

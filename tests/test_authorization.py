@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts import membership as teams
 from accounts.models import Membership, Team, TeamInvite
 from accounts.vault import add_credential
+from studio.api import services as api
 from studio.compare import services as compare
 from studio.engine.references import SALT, save_reference
 from studio.models import Image
@@ -32,7 +33,8 @@ class Route:
     # "owner": sign-in, and another user's object is a 404. "user": sign-in, shows the
     # visitor's own data. "public": anyone. "token": anyone holding a valid signed token.
     # "capability": a team share link's token; anonymous visitors get a sign-in or a 404,
-    # signed-in users outside the team a 404.
+    # signed-in users outside the team a 404. "bearer": an API token in the Authorization
+    # header and nothing else (tests/api/ send them).
     access: str
     method: str = "GET"
     resource: str | None = None  # what fills <pk>: job, image, deleted_image, reference, key
@@ -132,6 +134,18 @@ ROUTES: dict[str, Route] = {
     "compare/<id:pk>/columns/<id:column_pk>/cancel/": Route("owner", "POST", "comparison_column"),
     "compare/<id:pk>/columns/<id:column_pk>/rerun/": Route("owner", "POST", "comparison_column"),
     "vendors/": Route("user"),
+    # --- The API: a bearer token only; a session (owner's, other's or none) is never enough ---
+    "api/openapi.json": Route("public"),
+    "v1/images/generations": Route("bearer", "POST", ok=(401,)),
+    "v1/images/edits": Route("bearer", "POST", ok=(401,)),
+    "v1/models": Route("bearer", ok=(401,)),
+    "api/v1/jobs/<id:job_id>": Route("bearer", resource="api_job", ok=(401,)),
+    "api/v1/images": Route("bearer", ok=(401,)),
+    "api/v1/files/<str:token>/": Route("token", resource="api_file", ok=(200,)),
+    "api/": Route("user"),
+    "api/guide.md": Route("user"),
+    "tokens/": Route("user"),
+    "tokens/<id:pk>/revoke/": Route("owner", "POST", "api_token"),
 }
 # Django's admin: staff only, checked in its own test below.
 EXCLUDED_PREFIXES = ("admin/",)
@@ -171,6 +185,16 @@ def objects(owner) -> dict[str, object]:
         "key": add_credential(owner, "aioagi", "key", "sk-aioagi-0123456789abcdef"),
         **sharing_objects(owner, image),
         **compare_objects(owner),
+        **api_objects(owner, image),
+    }
+
+
+def api_objects(owner, image) -> dict[str, object]:
+    token, _secret = api.create_token(owner, name="script", scope="generate")
+    return {
+        "api_token": token,
+        "api_job": Params({"id:job_id": image.generation_id}),
+        "api_file": Params({"str:token": signing.dumps(image.pk, salt=api.FILE_SALT)}),
     }
 
 

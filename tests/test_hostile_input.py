@@ -25,6 +25,7 @@ from django.test import Client
 
 from accounts.forms import CredentialForm, ProfileForm, SignupForm
 from accounts.teams import InviteForm, TeamForm
+from studio.api.forms import TokenForm
 from studio.compare.forms import CompareForm
 from studio.compare.services import MAX_TARGETS
 from studio.sharing import services as sharing
@@ -144,6 +145,18 @@ READS: dict[str, tuple[Reads, ...]] = {
     "compare/<id:pk>/columns/<id:column_pk>/cancel/": NOTHING,
     "compare/<id:pk>/columns/<id:column_pk>/rerun/": NOTHING,
     "vendors/": (Reads(("team",)),),
+    # --- The API (bearer endpoints get hostile bodies in tests/api/test_openai_api.py) ---
+    "api/openapi.json": NOTHING,
+    "v1/images/generations": (Reads(("model", "prompt", "n", "size")),),
+    "v1/images/edits": (Reads(("model", "prompt", "n", "size")),),
+    "v1/models": NOTHING,
+    "api/v1/jobs/<id:job_id>": NOTHING,
+    "api/v1/images": (Reads(("q", "vendor", "model", "after")),),
+    "api/v1/files/<str:token>/": NOTHING,
+    "api/": NOTHING,
+    "api/guide.md": NOTHING,
+    "tokens/": (Reads(tuple(TokenForm.base_fields)),),
+    "tokens/<id:pk>/revoke/": NOTHING,
     "links/new/": (
         Reads(tuple(ShareLinkForm.base_fields)),  # on the valid ?collection=<pk>
         Reads(("collection", "image", "comparison"), query=""),

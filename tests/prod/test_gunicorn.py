@@ -19,6 +19,7 @@ from tests.worker import wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 HTTPS = {"X-Forwarded-Proto": "https"}  # what the proxy in front of gunicorn adds
+SECRET_KEY = "gunicorn-smoke-test-" + "k" * 40
 
 
 def procfile() -> dict[str, str]:
@@ -41,7 +42,7 @@ def gunicorn(transactional_db, tmp_path):
     env = worker_env(
         {
             "DEBUG": "false",
-            "SECRET_KEY": "gunicorn-smoke-test-" + "k" * 40,
+            "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1",
             "EMAIL_HOST": "smtp.example.com",
             "STATIC_ROOT": str(tmp_path / "static"),
@@ -125,7 +126,7 @@ def test_the_procfile_and_units_run_the_web_app_and_workers_safely():
 
     web = (BASE_DIR / "deploy/systemd/studio-web.service").read_text()
     worker = (BASE_DIR / "deploy/systemd/studio-worker@.service").read_text()
-    assert "gunicorn --config deploy/gunicorn.conf.py studio.wsgi" in web
+    assert "gunicorn --config deploy/gunicorn.conf.py studio.asgi" in web
     assert "manage.py qcluster" in worker
     # qcluster hangs when its whole process group gets SIGTERM (django-q2 #346).
     assert re.search(r"^KillMode=mixed$", worker, re.MULTILINE)
