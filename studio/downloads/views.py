@@ -13,16 +13,16 @@ from studio.downloads import services
 from studio.downloads.models import DownloadPreference
 
 
-class DownloadSettingsForm(forms.ModelForm):
-    class Meta:
-        model = DownloadPreference
-        fields = ["embed_metadata"]
+class DownloadSettingsForm(forms.Form):
+    embed_metadata = forms.BooleanField(
+        label=DownloadPreference._meta.get_field("embed_metadata").verbose_name, required=False
+    )
 
 
 @login_required
 def download_settings(request: HttpRequest) -> HttpResponse:
-    current = DownloadPreference(embed_metadata=services.embeds_metadata(request.user))
-    form = DownloadSettingsForm(request.POST or None, instance=current)
+    initial = {"embed_metadata": services.embeds_metadata(request.user)}
+    form = DownloadSettingsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.set_embed_metadata(request.user, form.cleaned_data["embed_metadata"])
         messages.success(request, _("Download settings saved."))

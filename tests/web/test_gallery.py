@@ -234,3 +234,27 @@ def test_someone_elses_image_is_not_found(alice_client, bob):
     image.refresh_from_db()
     assert image.deleted_at is None and not image.favourite
     assert not ReferenceImage.objects.exists()
+
+
+def test_tiles_keep_their_aspect_and_show_prompt_vendor_model_and_date(alice_client, alice):
+    square, wide, tall = make_image(alice, "square"), make_image(alice, "wide"), make_image(alice)
+    Image.objects.filter(pk=square.pk).update(width=1024, height=1024)
+    Image.objects.filter(pk=wide.pk).update(width=1792, height=1024)
+    Image.objects.filter(pk=tall.pk).update(width=10, height=1000)  # clamped at 1:4
+    r = alice_client.get("/gallery/")
+    html = r.content.decode()
+    assert f'class="tile ar-20" data-id="{square.pk}"' in html
+    assert f'class="tile ar-35" data-id="{wide.pk}"' in html
+    assert f'class="tile ar-5" data-id="{tall.pk}"' in html
+    assert 'width="1792" height="1024"' in html  # the box is reserved before the image loads
+    assert '<span class="tile-prompt">wide</span>' in html
+    assert "<span>Demo (offline, free) · demo</span>" in html
+
+
+def test_the_gallery_has_no_job_status_filter_and_a_plain_bulk_form(alice_client, alice):
+    image = make_image(alice)
+    r = alice_client.get("/gallery/")
+    assert "status" not in r.context["filters"].fields
+    assert b'<form id="bulk-form" method="post" action="/gallery/bulk/"' in r.content
+    assert f'name="image" value="{image.pk}" form="bulk-form"'.encode() in r.content
+    assert b'name="action" value="zip"' in r.content
