@@ -17,7 +17,7 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare"]
+SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare", "downloads"]
 
 
 def main(argv: list[str] | None = None) -> int:
