@@ -120,3 +120,19 @@ def test_the_viewer_from_the_keyboard_and_a_png_that_carries_its_prompt(live_ser
         f"/gallery/{gallery[1].pk}/"
     )
     assert page.csp_violations == []
+
+
+def test_the_gallery_select_mode_and_viewer_fit_a_phone(live_server, page, gallery):
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_gallery(page, live_server)
+    page.click("#select-mode")
+    page.locator(".tile-link").first.click()
+    expect(page.locator("#selection-count")).to_have_text("1 selected")
+    wide = "() => document.documentElement.scrollWidth > window.innerWidth"
+    assert not page.evaluate(wide)
+    page.click("#select-mode")
+    page.locator(".tile-link").first.click()
+    expect(page.locator("#viewer")).to_be_visible()
+    box = page.locator("#viewer").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert not page.evaluate(wide)
