@@ -19,7 +19,7 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare", "api"]
+SCENARIOS = ["engine", "gallery", "images", "ratelimit", "compare", "api", "downloads"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -194,6 +194,7 @@ INSTALLED_APPS = [
     "studio.compare",
     "studio.api",
     "corsheaders",
+    "studio.downloads",
 ]
 
 MIDDLEWARE = [

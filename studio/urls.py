@@ -22,4 +22,5 @@ urlpatterns = [
     # --- end of teams and sharing ---
     path("", include("studio.compare.urls")),
     path("", include("studio.api.urls")),
+    path("", include("studio.downloads.urls")),
 ]

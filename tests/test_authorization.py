@@ -59,6 +59,10 @@ ROUTES: dict[str, Route] = {
     "jobs/<id:pk>/retry/": Route("owner", "POST", "job"),
     "jobs/<id:pk>/dismiss/": Route("owner", "POST", "job"),
     "gallery/": Route("user"),
+    # Bulk actions touch only the visitor's own images: anyone else's ids are not among them.
+    "gallery/bulk/": Route("user", "POST", data=(("action", "favourite"), ("image", "1"))),
+    "gallery/restore/": Route("user", "POST", data=(("image", "1"),)),
+    "downloads/settings/": Route("user"),
     "gallery/<id:pk>/": Route("owner", resource="image"),
     "gallery/<id:pk>/favourite/": Route("owner", "POST", "image"),
     "gallery/<id:pk>/reference/": Route("owner", "POST", "image"),
@@ -107,6 +111,7 @@ ROUTES: dict[str, Route] = {
     "collections/add/": Route("owner", resource="image_to_add"),
     "collections/<id:pk>/": Route("owner", resource="collection"),
     "collections/<id:pk>/delete/": Route("owner", "POST", "collection"),
+    "collections/<id:pk>/download/": Route("owner", resource="collection"),
     "collections/<id:pk>/items/<id:item_pk>/move/": Route(
         "owner", "POST", "collection_item", data=(("direction", "down"),)
     ),
@@ -116,10 +121,12 @@ ROUTES: dict[str, Route] = {
     "links/<id:pk>/revoke/": Route("owner", "POST", "share_link"),
     "shared/": Route("user"),
     "shared/<id:pk>/": Route("owner", resource="share_link"),
+    "shared/<id:pk>/download/": Route("owner", resource="share_link"),
     "shared/<id:pk>/i/<id:image_id>/": Route("owner", resource="shared_image"),
     "shared/<id:pk>/i/<id:image_id>/thumb/": Route("owner", resource="shared_image"),
     "shared/<id:pk>/i/<id:image_id>/download/": Route("owner", resource="shared_image"),
     "s/<str:token>/": Route("capability", resource="share_token"),
+    "s/<str:token>/download/": Route("capability", resource="share_token"),
     "s/<str:token>/i/<id:image_id>/": Route("capability", resource="share_token_image"),
     "s/<str:token>/i/<id:image_id>/thumb/": Route("capability", resource="share_token_image"),
     "s/<str:token>/i/<id:image_id>/download/": Route("capability", resource="share_token_image"),

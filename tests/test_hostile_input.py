@@ -32,7 +32,7 @@ from studio.sharing import services as sharing
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.web.credits import LedgerFilters
 from studio.web.forms import PARAM_LABELS, GenerateForm
-from studio.web.gallery import GalleryFilters
+from studio.web.gallery import BulkForm, GalleryFilters
 from studio.web.jobs import JobFilters
 from tests.test_authorization import EXCLUDED_PREFIXES, ROUTES, objects, patterns, url_for
 from tests.web.conftest import make_image
@@ -76,6 +76,9 @@ READS: dict[str, tuple[Reads, ...]] = {
     "jobs/<id:pk>/retry/": (NEXT,),
     "jobs/<id:pk>/dismiss/": (NEXT,),
     "gallery/": (Reads((*GALLERY, "deleted")),),
+    "gallery/bulk/": (Reads(("image", *BulkForm.base_fields, "next")),),
+    "gallery/restore/": (Reads(("image",)),),
+    "downloads/settings/": (Reads(("embed_metadata",)),),
     "gallery/<id:pk>/": NOTHING,
     "gallery/<id:pk>/favourite/": (Reads(("favourite",)),),
     "gallery/<id:pk>/reference/": NOTHING,
@@ -122,16 +125,19 @@ READS: dict[str, tuple[Reads, ...]] = {
     "collections/add/": (Reads(("image", *AddToCollectionForm.base_fields, "next")),),
     "collections/<id:pk>/": (Reads(tuple(CollectionForm.base_fields)),),
     "collections/<id:pk>/delete/": NOTHING,
+    "collections/<id:pk>/download/": NOTHING,
     "collections/<id:pk>/items/<id:item_pk>/move/": (Reads(("direction",)),),
     "collections/<id:pk>/items/<id:item_pk>/remove/": NOTHING,
     "links/": NOTHING,
     "links/<id:pk>/revoke/": NOTHING,
     "shared/": NOTHING,
     "shared/<id:pk>/": (Reads(("page",)),),
+    "shared/<id:pk>/download/": NOTHING,
     "shared/<id:pk>/i/<id:image_id>/": NOTHING,
     "shared/<id:pk>/i/<id:image_id>/thumb/": NOTHING,
     "shared/<id:pk>/i/<id:image_id>/download/": NOTHING,
     "s/<str:token>/": (Reads(("page",)),),
+    "s/<str:token>/download/": NOTHING,
     "s/<str:token>/i/<id:image_id>/": NOTHING,
     "s/<str:token>/i/<id:image_id>/thumb/": NOTHING,
     "s/<str:token>/i/<id:image_id>/download/": NOTHING,

@@ -67,6 +67,14 @@ def add_images(collection: Collection, images: QuerySet[Image]) -> int:
     return len(new)
 
 
+def remove_images(collection: Collection, images: QuerySet[Image]) -> int:
+    """Takes `images` out of the collection (the images themselves stay); returns how many."""
+    count, _ = collection.items.filter(image__in=images).delete()
+    if count:  # positions may now have gaps: order is all they are for
+        Collection.objects.filter(pk=collection.pk).update(updated_at=timezone.now())
+    return count
+
+
 def move_item(item: CollectionItem, direction: str) -> None:
     """Swaps the item with its neighbour before ("up") or after ("down") it."""
     items = CollectionItem.objects.filter(collection_id=item.collection_id)

@@ -20,6 +20,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from studio.compare import services as compare
+from studio.downloads import services as downloads
+from studio.engine.images import THUMBNAIL_SIZE
 from studio.sharing import services
 from studio.sharing.models import ShareLink
 from studio.web.media import image_response
@@ -108,6 +110,30 @@ def image_for_member(
     return _image(_link_for_member(request, pk), image_id, which, download)
 
 
+@shared_response
+@require_GET
+def zip_by_token(request: HttpRequest, token: str) -> HttpResponse:
+    return _zip(_link_by_token(request, token))
+
+
+@shared_response
+@require_GET
+@login_required
+def zip_for_member(request: HttpRequest, pk: int) -> HttpResponse:
+    return _zip(_link_for_member(request, pk))
+
+
+def _zip(link: ShareLink) -> HttpResponse:
+    """The link's images as a ZIP. Files stay bare and the manifest names only what the shared
+    page shows (prompt, date), never the owner's vendor, model or settings."""
+    return downloads.zip_response(
+        services.link_images(link).iterator(),
+        "shared-images.zip",
+        metadata=False,
+        fields=downloads.SHARED_MANIFEST_FIELDS,
+    )
+
+
 def _page(request: HttpRequest, link: ShareLink, base: str) -> HttpResponse:
     if link.kind == ShareLink.Kind.COMPARISON:
         return _comparison_page(request, link, base)
@@ -115,7 +141,24 @@ def _page(request: HttpRequest, link: ShareLink, base: str) -> HttpResponse:
     if request.user.pk != link.owner_id:
         services.record_view(link)
     ctx = {"link": link, "title": services.link_title(link), "page": page, "base": base}
+    ctx["unfurl"] = unfurl(request, link, base)
     return render(request, "studio/sharing/shared.html", ctx)
+
+
+def unfurl(request: HttpRequest, link: ShareLink, base: str) -> dict | None:
+    """What a chat app's preview shows of a link for anyone: its title and first thumbnail,
+    nothing the page does not show. A team link, or the members' door, unfurls nothing."""
+    if link.audience != ShareLink.Audience.ANYONE or not base.startswith("/s/"):
+        return None
+    tags = {"title": services.link_title(link)}
+    first = services.link_images(link).first()
+    if first is not None:
+        # The thumbnail's size, as studio.engine.images.thumbnail() made it.
+        scale = min(1.0, THUMBNAIL_SIZE[0] / first.width, THUMBNAIL_SIZE[1] / first.height)
+        tags["image"] = request.build_absolute_uri(f"{base}i/{first.pk}/thumb/")
+        tags["width"] = max(1, round(first.width * scale))
+        tags["height"] = max(1, round(first.height * scale))
+    return tags
 
 
 def _image(link: ShareLink, image_id: int, which: str, download: bool) -> HttpResponse:
@@ -134,6 +177,7 @@ def _comparison_page(request: HttpRequest, link: ShareLink, base: str) -> HttpRe
         "link": link,
         "title": services.link_title(link),
         "base": base,
+        "unfurl": unfurl(request, link, base),
         **compare.shared_view(link.comparison),
     }
     return render(request, "studio/compare/shared_comparison.html", ctx)

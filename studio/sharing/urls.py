@@ -9,6 +9,7 @@ urlpatterns = [
     path("collections/", views.collections, name="collections"),
     path("collections/add/", views.add_to_collection, name="add_to_collection"),
     path("collections/<id:pk>/", views.collection_detail, name="collection"),
+    path("collections/<id:pk>/download/", views.download_collection, name="download_collection"),
     path("collections/<id:pk>/delete/", views.delete_collection, name="delete_collection"),
     path(
         "collections/<id:pk>/items/<id:item_pk>/move/",
@@ -27,6 +28,7 @@ urlpatterns = [
     # What teammates shared
     path("shared/", views.shared_with_me, name="shared_with_me"),
     path("shared/<id:pk>/", shared.page_for_member, name="shared_page"),
+    path("shared/<id:pk>/download/", shared.zip_for_member, name="shared_zip"),
     path("shared/<id:pk>/i/<id:image_id>/", shared.image_for_member, name="shared_image"),
     path(
         "shared/<id:pk>/i/<id:image_id>/thumb/",
@@ -42,6 +44,7 @@ urlpatterns = [
     ),
     # Capability URLs
     path("s/<str:token>/", shared.page_by_token, name="link_page"),
+    path("s/<str:token>/download/", shared.zip_by_token, name="link_zip"),
     path("s/<str:token>/i/<id:image_id>/", shared.image_by_token, name="link_image"),
     path(
         "s/<str:token>/i/<id:image_id>/thumb/",

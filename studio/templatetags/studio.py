@@ -135,3 +135,12 @@ UNITS = {
 def unit_label(unit: str) -> str:
     """Ledger units in the reader's language; a vendor's own unit (USD, …) as it is."""
     return UNITS.get(unit, unit)
+
+
+@register.filter
+def aspect_class(image) -> str:
+    """The gallery tile's class for its aspect ratio, in twentieths between 1:4 and 4:1
+    (static/css/gallery.css has one rule per class)."""
+    if not image.width or not image.height:
+        return "ar-20"
+    return f"ar-{min(80, max(5, round(image.width / image.height * 20)))}"

@@ -9,14 +9,17 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from studio.downloads import services as downloads
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import Generation, Image
@@ -29,13 +32,15 @@ from studio.web.params import DayField, parse_id
 
 PAGE_SIZE = 48
 UNDO_WINDOW = timedelta(minutes=10)
+# A selection larger than this is refused with a message (a ZIP of 1,000 images is already
+# gigabytes; the limit also bounds the query's IN list).
+BULK_LIMIT = 1000
 
 
 class GalleryFilters(forms.Form):
     q = forms.CharField(label=gettext_lazy("Search prompts"), required=False, max_length=200)
     vendor = forms.ChoiceField(label=gettext_lazy("Vendor"), required=False)
     model = forms.ChoiceField(label=gettext_lazy("Model"), required=False)
-    status = forms.ChoiceField(label=gettext_lazy("Job status"), required=False)
     start = DayField(
         label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -59,13 +64,13 @@ class GalleryFilters(forms.Form):
         vendors = sorted({v for v, _m in pairs})
         self.fields["vendor"].choices = anything + [(v, vendor_label(v)) for v in vendors]
         self.fields["model"].choices = anything + [(m, m) for m in sorted({m for _v, m in pairs})]
-        self.fields["status"].choices = anything + list(Generation.Status.choices)
 
     def apply(self, images: QuerySet) -> QuerySet:
         if not self.is_valid():
             return images.none()
         data = self.cleaned_data
-        for name in ("vendor", "model", "status"):
+        # No job status: only finished jobs have images; failed ones are on the jobs page.
+        for name in ("vendor", "model"):
             if data[name]:
                 images = images.filter(**{f"generation__{name}": data[name]})
         if data["favourites"]:
@@ -99,19 +104,23 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
         "is_first_page": not request.GET.get("after"),
         "deleted": recently_deleted(request),
+        "bulk": BulkForm(request.user),
     }
     if request.htmx and request.GET.get("after"):
         return render(request, "studio/gallery.html#more-tiles", ctx)
     return render(request, "studio/gallery.html", ctx)
 
 
-def recently_deleted(request: HttpRequest) -> Image | None:
-    pk = parse_id(request.GET.get("deleted"))
-    if pk is None:
-        return None
-    return Image.objects.filter(
-        pk=pk, owner=request.user, deleted_at__gt=timezone.now() - UNDO_WINDOW
-    ).first()
+def recently_deleted(request: HttpRequest) -> list[Image]:
+    """The images named by `?deleted=` (one, or several after a bulk delete) still undoable."""
+    pks = {parse_id(value) for value in request.GET.getlist("deleted")[:BULK_LIMIT]} - {None}
+    if not pks:
+        return []
+    return list(
+        Image.objects.filter(
+            pk__in=pks, owner=request.user, deleted_at__gt=timezone.now() - UNDO_WINDOW
+        )
+    )
 
 
 @login_required
@@ -190,3 +199,109 @@ def purge_deleted_images() -> int:
         image.delete()
         purged += 1
     return purged
+
+
+class BulkForm(forms.Form):
+    """What to do with the selected images (the gallery's checkboxes, named "image")."""
+
+    ACTIONS = {
+        "add": gettext_lazy("Add to collection"),
+        "remove": gettext_lazy("Remove from collection"),
+        "favourite": gettext_lazy("Favourite"),
+        "unfavourite": gettext_lazy("Unfavourite"),
+        "delete": gettext_lazy("Delete"),
+        "zip": gettext_lazy("Download as ZIP"),
+    }
+    action = forms.ChoiceField(choices=list(ACTIONS.items()))
+    collection = forms.ModelChoiceField(
+        label=gettext_lazy("Collection"), queryset=None, required=False
+    )
+
+    def __init__(self, owner, data=None) -> None:
+        # Imported here: studio.sharing.services imports this module for GalleryFilters.
+        from studio.sharing import services as sharing
+
+        super().__init__(data)
+        self.owner = owner
+        self.fields["collection"].queryset = sharing.collections_of(owner).order_by("name", "pk")
+        self.fields["collection"].empty_label = _("Choose a collection")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") in ("add", "remove") and not data.get("collection"):
+            self.add_error("collection", _("Choose a collection for this action."))
+        ids = self.data.getlist("image") if self.data else []
+        pks = {parse_id(value) for value in ids} - {None}
+        if not pks:
+            raise forms.ValidationError(_("Select at least one image."))
+        if len(pks) > BULK_LIMIT:
+            raise forms.ValidationError(
+                _("Select at most %(limit)s images at once.") % {"limit": BULK_LIMIT}
+            )
+        # Only the owner's visible images: anyone else's id is simply not among them.
+        data["images"] = Image.objects.visible().filter(owner=self.owner, pk__in=pks)
+        return data
+
+
+@require_POST
+@login_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    from studio.sharing import services as sharing  # see BulkForm.__init__
+
+    form = BulkForm(request.user, request.POST)
+    back = safe_next(request)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    action, images = form.cleaned_data["action"], form.cleaned_data["images"]
+    collection = form.cleaned_data["collection"]
+    if action == "zip":
+        images = images.select_related("generation").order_by("-created_at", "-pk")
+        return downloads.zip_response(
+            images, "studio-images.zip", metadata=downloads.embeds_metadata(request.user)
+        )
+    if action == "delete":
+        pks = list(images.values_list("pk", flat=True))
+        images.update(deleted_at=timezone.now())
+        return redirect("/gallery/?" + urlencode([("deleted", pk) for pk in pks]))
+    if action in ("favourite", "unfavourite"):
+        count = images.update(favourite=action == "favourite")
+    elif action == "add":
+        try:
+            count = sharing.add_images(collection, images)
+        except ObjectDoesNotExist:
+            count = 0
+    else:
+        count = sharing.remove_images(collection, images)
+    messages.success(
+        request,
+        ngettext("%(count)s image changed.", "%(count)s images changed.", count) % {"count": count},
+    )
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def restore_many(request: HttpRequest) -> HttpResponse:
+    """Undo of a bulk delete: brings back those of the images still in their undo window."""
+    pks = {parse_id(value) for value in request.POST.getlist("image")[:BULK_LIMIT]} - {None}
+    count = Image.objects.filter(
+        pk__in=pks, owner=request.user, deleted_at__gt=timezone.now() - UNDO_WINDOW
+    ).update(deleted_at=None)
+    messages.success(
+        request,
+        ngettext("%(count)s image is back.", "%(count)s images are back.", count)
+        % {"count": count},
+    )
+    return redirect("/gallery/")
+
+
+def safe_next(request: HttpRequest) -> str:
+    url = request.POST.get("next", "")
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return "/gallery/"

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Literal
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from studio.downloads import services as downloads
 from studio.engine.images import CONTENT_TYPES, EXTENSIONS
 from studio.models import Image
 from studio.web.owned import get_image_for_user, get_reference_for_user
@@ -51,8 +52,19 @@ def image_thumbnail(request: HttpRequest, pk: int) -> FileResponse:
 
 @require_GET
 @login_required
-def image_download(request: HttpRequest, pk: int) -> FileResponse:
-    return image_response(get_image_for_user(request, pk), download=True)
+def image_download(request: HttpRequest, pk: int) -> HttpResponse:
+    image = get_image_for_user(request, pk)
+    if not downloads.embeds_metadata(request.user):
+        return image_response(image, download=True)
+    # The stored file stays bare; its copy gets prompt and settings, read whole (one image).
+    response = HttpResponse(
+        downloads.image_bytes(image, metadata=True),
+        content_type=CONTENT_TYPES.get(image.format, "image/png"),
+    )
+    response["Content-Disposition"] = f'attachment; filename="{downloads.file_name(image)}"'
+    response["Cache-Control"] = CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_GET

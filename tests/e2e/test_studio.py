@@ -107,6 +107,9 @@ def test_the_whole_flow(page: Page, live_server, fake_vendor, worker, browser_lo
     tiles = page.locator(".gallery-grid .tile")
     expect(tiles).to_have_count(1)
     tiles.first.locator("a[href^='/gallery/']").click()  # not the tile's "add to collection"
+    # A click opens the viewer; its "Details" is the image's own page.
+    expect(page.locator("#viewer-prompt")).to_have_text(prompt)
+    page.click("#viewer-page")
     expect(page.locator("#prompt-text")).to_have_text(prompt)
     expect(page.locator(".image-full img")).to_have_attribute("alt", prompt)
 

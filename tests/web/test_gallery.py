@@ -92,7 +92,8 @@ def test_filters(alice_client, alice):
 
     assert only(vendor="lemondata") == [lemon.pk]
     assert only(model="demo") == [failed.pk, demo.pk]
-    assert only(status="failed") == [failed.pk]
+    # No job status filter: a status parameter (old links) is ignored.
+    assert only(status="failed") == [failed.pk, lemon.pk, demo.pk]
     assert only(favourites="on") == [demo.pk]
     assert only(start=today.isoformat()) == [failed.pk, lemon.pk]
     assert only(end=(today - timedelta(days=1)).isoformat()) == [demo.pk]
@@ -268,3 +269,27 @@ def test_use_as_reference_picks_the_default_key_that_takes_references(alice_clie
     assert f"&key={default.pk}&" in r.url
     form = alice_client.get(r.url).context["form"]
     assert form.credential == default and form.takes_references
+
+
+def test_tiles_keep_their_aspect_and_show_prompt_vendor_model_and_date(alice_client, alice):
+    square, wide, tall = make_image(alice, "square"), make_image(alice, "wide"), make_image(alice)
+    Image.objects.filter(pk=square.pk).update(width=1024, height=1024)
+    Image.objects.filter(pk=wide.pk).update(width=1792, height=1024)
+    Image.objects.filter(pk=tall.pk).update(width=10, height=1000)  # clamped at 1:4
+    r = alice_client.get("/gallery/")
+    html = r.content.decode()
+    assert f'class="tile ar-20" data-id="{square.pk}"' in html
+    assert f'class="tile ar-35" data-id="{wide.pk}"' in html
+    assert f'class="tile ar-5" data-id="{tall.pk}"' in html
+    assert 'width="1792" height="1024"' in html  # the box is reserved before the image loads
+    assert '<span class="tile-prompt">wide</span>' in html
+    assert "<span>Demo (offline, free) · demo</span>" in html
+
+
+def test_the_gallery_has_no_job_status_filter_and_a_plain_bulk_form(alice_client, alice):
+    image = make_image(alice)
+    r = alice_client.get("/gallery/")
+    assert "status" not in r.context["filters"].fields
+    assert b'<form id="bulk-form" method="post" action="/gallery/bulk/"' in r.content
+    assert f'name="image" value="{image.pk}" form="bulk-form"'.encode() in r.content
+    assert b'name="action" value="zip"' in r.content
