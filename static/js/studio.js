@@ -63,9 +63,28 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// On a phone, tables become stacked cards (studio.css); each cell shows its column's name
+// from data-label, copied here from the table's header so no template has to repeat it.
+function labelCells(root) {
+  const tables = root.matches && root.matches("table") ? [root] : [...root.querySelectorAll("table")];
+  const own = root.closest && root.closest("table");
+  if (own) tables.push(own); // a row swapped in by htmx
+  tables.forEach((table) => {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    [...table.tBodies].forEach((body) => {
+      [...body.rows].forEach((row) => {
+        [...row.cells].forEach((cell, i) => {
+          if (names[i] && !cell.dataset.label) cell.dataset.label = names[i];
+        });
+      });
+    });
+  });
+}
+
 function init(root) {
   initCounters(root);
   initCopyButtons(root);
+  labelCells(root);
 }
 
 document.addEventListener("DOMContentLoaded", () => init(document));

@@ -41,7 +41,13 @@ def test_the_language_can_be_switched(alice_client):
     assert "图库" in r.content.decode()
     r = alice_client.get("/")
     assert 'action="/i18n/setlang/"' in r.content.decode()
-    assert '<option value="zh-hans" lang="zh-hans" selected>简体中文</option>' in r.content.decode()
+    # Each language is its own button: nothing switches until one is pressed (WCAG 3.2.2).
+    content = r.content.decode()
+    assert '<span lang="zh-hans" aria-current="true">简体中文</span>' in content
+    assert 'name="language" value="en" lang="en">English</button>' in content
+    assert "<select" not in content.split("</nav>")[0]
+    r = alice_client.post("/i18n/setlang/", {"language": "en", "next": "/gallery/"})
+    assert "Gallery</a>" in alice_client.get("/gallery/").content.decode()
 
 
 def test_signed_out_pages_are_translated_too(client):
