@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from django.utils.translation import gettext as _
+
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
     GPT_IMAGE_CHOICES,
@@ -62,11 +64,11 @@ class Aioagi(Adapter):
     def check(self, req: GenerationRequest, spec: ModelSpec) -> dict[str, str]:
         errors = {}
         if req.scene == "text-to-image" and "input_fidelity" in req.params:
-            errors["input_fidelity"] = "Input fidelity applies only to edits."
+            errors["input_fidelity"] = _("Input fidelity applies only to edits.")
         if req.params.get("background") == "transparent" and req.params.get(
             "output_format"
         ) not in (None, "png", "webp"):
-            errors["background"] = "A transparent background needs png or webp output."
+            errors["background"] = _("A transparent background needs png or webp output.")
         return errors
 
     def send(self, call: Call, req: GenerationRequest) -> Finished | Failed:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from studio.vendors.base import (
@@ -137,4 +138,4 @@ class Demo(Adapter):
         return Finished(images, Spend(credits_used=Decimal(0), images=len(images)), raw, remote_id)
 
     def check_key(self, call: Call) -> Verification:
-        return Verification("valid", "The demo vendor needs no key.")
+        return Verification("valid", _("The demo vendor needs no key."))

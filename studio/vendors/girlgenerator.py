@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from django.utils.translation import gettext as _
+
 from studio.vendors.base import (
     Accepted,
     Adapter,
@@ -82,5 +84,6 @@ class GirlGenerator(Adapter):
                 raise
         return Verification(
             "valid",
-            f"{self.label} accepted the key. It reports the balance only after a generation.",
+            _("%(vendor)s accepted the key. It reports the balance only after a generation.")
+            % {"vendor": self.label},
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import quote
 
+from django.utils.translation import gettext as _
+
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
     GPT_IMAGE_CHOICES,
@@ -133,7 +135,8 @@ class LemonData(Adapter):
         if not call.conn.extra_secret:
             return Verification(
                 "valid",
-                f"{self.label} accepted the key. Add a management token to see the balance.",
+                _("%(vendor)s accepted the key. Add a management token to see the balance.")
+                % {"vendor": self.label},
             )
         try:
             reply = call.request("GET", "/v1/management/balance", token=call.conn.extra_secret)

@@ -108,3 +108,66 @@ def test_template_strings_are_in_the_catalogue(template):
     known = {msgid for msgid, _s, _f in po_entries()}
     for _quote, text in TRANSLATE_TAG.findall(path.read_text()):
         assert text in known, f"{template}: run makemessages and translate “{text}”"
+
+
+def test_option_values_are_shown_in_the_language_but_sent_as_the_vendor_spells_them(
+    alice_client, alice
+):
+    from accounts.vault import add_credential
+
+    credential = add_credential(alice, "aioagi", "key", "sk-aioagi-0123456789abcdef")
+    query = {"key": credential.pk, "model": "gpt-image-2"}
+    r = alice_client.get("/generate/form/", query, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    content = r.content.decode()
+    for value, label in (("low", "低"), ("high", "高"), ("auto", "自动"), ("transparent", "透明")):
+        assert f'<option value="{value}">{label}</option>' in content, value
+    r = alice_client.get("/generate/form/", query, HTTP_ACCEPT_LANGUAGE="en")
+    assert '<option value="transparent">transparent</option>' in r.content.decode()
+
+
+def test_the_vendors_reasons_are_in_the_language_of_the_request():
+    from django.utils import translation
+
+    from studio.vendors import get_adapter
+    from studio.vendors.base import GenerationRequest, balance_verification
+
+    adapter = get_adapter("aioagi", None)
+    request = GenerationRequest(
+        scene="text-to-image",
+        model="gpt-image-2",
+        prompt=" ",
+        params={"background": "transparent", "output_format": "jpeg", "n": 99},
+    )
+    with translation.override("zh-hans"):
+        errors = adapter.validate(request)
+        accepted = balance_verification("AIOAGI", None, None).message
+    assert errors["prompt"] == "请填写提示词。"
+    assert errors["background"] == "透明背景需要 png 或 webp 输出。"
+    assert "张图片" in errors["n"]
+    assert accepted == "AIOAGI 接受了此密钥；它不报告余额。"
+    with translation.override("en"):
+        assert adapter.validate(request)["prompt"] == "Write a prompt."
+
+
+def test_counts_take_the_right_plural_in_english():
+    from django.utils import translation
+
+    from studio.vendors import get_adapter
+    from studio.vendors.base import GenerationRequest, Reference
+
+    adapter = get_adapter("aioagi", None)
+    spec = adapter.capabilities.model("gpt-image-2")
+    many = [Reference(role="image", data=b"x")] * (spec.max_references + 1)
+    request = GenerationRequest(scene="edit", model="gpt-image-2", prompt="p", references=many)
+    with translation.override("en"):
+        message = adapter.validate(request)["references"]
+    noun = "image" if spec.max_references == 1 else "images"
+    assert message.endswith(f"takes at most {spec.max_references} {noun}."), message
+
+
+def test_every_plural_in_the_catalogue_has_its_chinese_form():
+    text = (LOCALE / "django.po").read_text()
+    blocks = [b for b in text.split("\n\n") if "msgid_plural" in b]
+    assert len(blocks) >= 8
+    for block in blocks:
+        assert 'msgstr[0] "' in block and 'msgstr[0] ""' not in block, block
