@@ -187,7 +187,7 @@ class GenerateForm(forms.Form):
         spec = self.spec
         if spec.size_param:
             label = _("Size") if spec.size_param == "size" else _("Aspect ratio")
-            sizes = [(size, size) for size in spec.sizes]
+            sizes = [(size, OPTION_LABELS.get(size, size)) for size in spec.sizes]
             default = spec.default_size or (spec.sizes[0] if spec.sizes else CUSTOM)
             if spec.size_rule:
                 sizes.append((CUSTOM, _("Custom size…")))

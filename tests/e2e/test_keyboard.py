@@ -85,3 +85,29 @@ def test_the_gallery_works_from_the_keyboard(page, live_server, alice):
     page.keyboard.press("Enter")
     expect(tiles).to_have_count(PAGE_SIZE + 2)
     expect(tiles.nth(PAGE_SIZE)).to_be_focused()
+
+
+def test_a_phone_menu_and_the_language_buttons_work_from_the_keyboard(page, live_server, alice):
+    base = live_server.url
+    sign_in(page, base, alice)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(base + "/gallery/")
+    gallery_link = page.locator(".nav-links a[href='/gallery/']")
+    expect(gallery_link).to_be_hidden()  # folded into the menu
+    summary = page.locator(".nav-menu > summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(gallery_link).to_be_visible()
+
+    chinese = page.locator("button[name=language][value=zh-hans]")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.matches('button[name=language]')"):
+            break
+    expect(chinese).to_be_focused()
+    # Reaching the choice changes nothing (WCAG 3.2.2); pressing it does, on the same page.
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.keyboard.press("Enter")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page).to_have_url(base + "/gallery/")
+    expect(page.locator("button[name=language][value=en]")).to_have_text("English")

@@ -171,3 +171,38 @@ def test_every_plural_in_the_catalogue_has_its_chinese_form():
     assert len(blocks) >= 8
     for block in blocks:
         assert 'msgstr[0] "' in block and 'msgstr[0] ""' not in block, block
+
+
+GETTEXT = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy"}
+PGETTEXT = {"pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy"}
+
+
+def python_messages() -> list[tuple[str, str]]:
+    """(file, msgid) for every literal message our Python code marks for translation."""
+    import ast
+
+    found = []
+    for package in ("studio", "accounts"):
+        for path in (Path(settings.BASE_DIR) / package).rglob("*.py"):
+            if "migrations" in path.parts or "fakes" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                    continue
+                args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
+                if node.func.id in GETTEXT and args and isinstance(args[0], str):
+                    found.append((path.name, args[0]))
+                elif node.func.id in PGETTEXT and len(args) > 1 and isinstance(args[1], str):
+                    found.append((path.name, f"{args[0]}\x04{args[1]}"))
+    return found
+
+
+def test_python_messages_are_in_the_catalogue():
+    known = {
+        msgid.encode().decode("unicode_escape").encode("latin-1").decode()
+        for msgid, _s, _f in po_entries()
+    }
+    messages = python_messages()
+    assert len(messages) > 100
+    missing = sorted({(name, msgid) for name, msgid in messages if msgid not in known})
+    assert missing == [], "add these to locale/zh_Hans/LC_MESSAGES/django.po and translate them"
