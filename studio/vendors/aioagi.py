@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from django.utils.translation import gettext as _
-
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
     GPT_IMAGE_CHOICES,
@@ -21,6 +19,7 @@ from studio.vendors.base import (
     VendorError,
     Verification,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import image_api_body, images_result, newapi_check_key, post_edit
 
 # Documented (vendor-docs/aioagi.txt): the presets; free sizes follow the gpt-image-2 rule

@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+from studio.vendors.i18n import gettext as _
+from studio.vendors.i18n import ngettext
 
 SCENES = ("text-to-image", "image-to-image", "edit")
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from studio.vendors.base import (
@@ -35,6 +34,7 @@ from studio.vendors.base import (
     VendorError,
     Verification,
 )
+from studio.vendors.i18n import gettext as _
 
 PREFIX = "demo-"
 FAIL_MARK = "[fail]"  # lets a demo show what a refused generation looks like

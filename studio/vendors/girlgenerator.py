@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.utils.translation import gettext as _
-
 from studio.vendors.base import (
     Accepted,
     Adapter,
@@ -21,6 +19,7 @@ from studio.vendors.base import (
     Verification,
     to_decimal,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import read_task
 
 ASPECT_RATIOS = ("auto", "1:1", "3:2", "2:3", "9:16", "16:9", "3:4", "4:3")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import quote
 
-from django.utils.translation import gettext as _
-
 from studio.vendors.base import (
     GPT_IMAGE_2_SIZES,
     GPT_IMAGE_CHOICES,
@@ -25,6 +23,7 @@ from studio.vendors.base import (
     same_origin,
     to_decimal,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import accepted, image_api_body, read_task
 
 FORMATS = {"response_format": ("url", "b64_json")}
