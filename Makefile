@@ -11,7 +11,7 @@ PROD_ENV := DEBUG=false ALLOWED_HOSTS=studio.example.com \
 	EMAIL_HOST=smtp.example.com \
 	STUDIO_VAULT_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 
-.PHONY: install run test test-suite lint format check chromium migrate fakes bench clean
+.PHONY: install run test test-suite lint format check chromium axe migrate fakes bench clean
 
 install: $(VENV)/.installed
 
@@ -39,7 +39,22 @@ chromium:
 		echo "WARNING: /usr/bin/chromium is missing and cannot be installed here: browser tests will be SKIPPED."; \
 	fi
 
-test: install chromium test-suite
+# axe-core for the accessibility browser tests (tests/e2e/test_every_page.py), pinned, from the
+# npm registry; kept in var/, never committed.
+AXE_VERSION := 4.14.1
+AXE := var/axe-core-$(AXE_VERSION)/axe.min.js
+axe: $(AXE)
+
+$(AXE):
+	@if command -v npm >/dev/null; then \
+		mkdir -p $(dir $@) && cd $(dir $@) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+		&& tar -xzf axe-core-$(AXE_VERSION).tgz --strip-components=1 package/axe.min.js \
+		&& rm axe-core-$(AXE_VERSION).tgz; \
+	else \
+		echo "WARNING: npm is missing, so axe-core cannot be fetched: the axe browser tests will be SKIPPED."; \
+	fi
+
+test: install chromium axe test-suite
 
 # The tests that start real qcluster/gunicorn processes, and the race tests after them, run in
 # a pytest process of their own on a fresh test database: in one process after the rest of the

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts import vault
 from accounts.models import Credential, CredentialEvent, Membership, Team, TeamInvite
@@ -54,7 +55,11 @@ class CredentialAdmin(admin.ModelAdmin):
         for credential in queryset.usable():
             vault.revoke_credential(credential)
             revoked += 1
-        self.message_user(request, _("Revoked %(count)d keys.") % {"count": revoked})
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", revoked)
+            % {"count": revoked},
+        )
 
 
 # The audit trail is append-only, and teams change only through accounts.membership (which

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Credential
 from studio.compare.models import Column, Comparison
@@ -169,7 +170,12 @@ def plan_target(
             scene, chosen = "image-to-image", list(references)[: spec.max_references]
             if len(chosen) < len(references):
                 notes.append(
-                    _("Takes only the first %(count)d reference images") % {"count": len(chosen)}
+                    ngettext(
+                        "Takes only the first %(count)d reference image",
+                        "Takes only the first %(count)d reference images",
+                        len(chosen),
+                    )
+                    % {"count": len(chosen)}
                 )
         else:
             notes.append(_("Takes no reference images: it gets the prompt alone"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin import ViewOnlyAdmin
 from studio.sharing import services
@@ -55,4 +56,8 @@ class ShareLinkAdmin(admin.ModelAdmin):
         links = list(queryset.filter(revoked_at=None))
         for link in links:
             services.revoke_link(link)
-        self.message_user(request, _("Revoked %(count)d links.") % {"count": len(links)})
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d link.", "Revoked %(count)d links.", len(links))
+            % {"count": len(links)},
+        )

@@ -121,6 +121,14 @@ def param_label(name: str) -> str:
     return PARAM_LABELS.get(name, name)
 
 
+@register.filter
+def option_label(value):
+    """A parameter's value (low, transparent, auto…) in the reader's language."""
+    from studio.web.forms import OPTION_LABELS
+
+    return OPTION_LABELS.get(value, value) if isinstance(value, str) else value
+
+
 UNITS = {
     "credits": _("credits"),
     "images": pgettext_lazy("unit", "images"),

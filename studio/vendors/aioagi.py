@@ -19,6 +19,7 @@ from studio.vendors.base import (
     VendorError,
     Verification,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import image_api_body, images_result, newapi_check_key, post_edit
 
 # Documented (vendor-docs/aioagi.txt): the presets; free sizes follow the gpt-image-2 rule
@@ -62,11 +63,11 @@ class Aioagi(Adapter):
     def check(self, req: GenerationRequest, spec: ModelSpec) -> dict[str, str]:
         errors = {}
         if req.scene == "text-to-image" and "input_fidelity" in req.params:
-            errors["input_fidelity"] = "Input fidelity applies only to edits."
+            errors["input_fidelity"] = _("Input fidelity applies only to edits.")
         if req.params.get("background") == "transparent" and req.params.get(
             "output_format"
         ) not in (None, "png", "webp"):
-            errors["background"] = "A transparent background needs png or webp output."
+            errors["background"] = _("A transparent background needs png or webp output.")
         return errors
 
     def send(self, call: Call, req: GenerationRequest) -> Finished | Failed:

@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from studio.vendors.i18n import gettext as _
+from studio.vendors.i18n import ngettext
+
 SCENES = ("text-to-image", "image-to-image", "edit")
 
 
@@ -510,7 +513,7 @@ def _sentence(text: str, detail: str) -> str:
     if not detail:
         return text
     detail = " ".join(detail.split())[:300].rstrip(".")
-    return f"{text} The vendor said: “{detail}”."
+    return _("%(sentence)s The vendor said: “%(detail)s”.") % {"sentence": text, "detail": detail}
 
 
 def error_from_response(
@@ -531,31 +534,46 @@ def error_from_response(
     ):
         return VendorError(
             ErrorCode.INSUFFICIENT_CREDITS,
-            _sentence(f"Your {label} account has no credits left for this key.", detail),
+            _sentence(
+                _("Your %(vendor)s account has no credits left for this key.") % {"vendor": label},
+                detail,
+            ),
         )
     if status == 401:
         return VendorError(
-            ErrorCode.BAD_CREDENTIAL, _sentence(f"{label} rejected the API key.", detail)
+            ErrorCode.BAD_CREDENTIAL,
+            _sentence(_("%(vendor)s rejected the API key.") % {"vendor": label}, detail),
         )
     if 400 <= status < 500 and "model_not_allowed" in code:
         return VendorError(
             ErrorCode.INVALID_PARAMS,
-            _sentence(f"{label} does not allow this key to use the chosen model.", detail),
+            _sentence(
+                _("%(vendor)s does not allow this key to use the chosen model.")
+                % {"vendor": label},
+                detail,
+            ),
             field="model",
         )
     if 400 <= status < 500 and status != 429 and is_content_policy(words):
         return VendorError(
             ErrorCode.CONTENT_POLICY,
-            _sentence(f"{label} refused the request under its content policy.", detail),
+            _sentence(
+                _("%(vendor)s refused the request under its content policy.") % {"vendor": label},
+                detail,
+            ),
         )
     if status == 404 or (400 <= status < 500 and status != 429 and _TASK_UNKNOWN.search(code)):
         return VendorError(
             ErrorCode.NOT_FOUND,
-            _sentence(f"{label} does not know this task; it may have expired.", detail),
+            _sentence(
+                _("%(vendor)s does not know this task; it may have expired.") % {"vendor": label},
+                detail,
+            ),
         )
     if status == 403:
         return VendorError(
-            ErrorCode.BAD_CREDENTIAL, _sentence(f"{label} refused this API key.", detail)
+            ErrorCode.BAD_CREDENTIAL,
+            _sentence(_("%(vendor)s refused this API key.") % {"vendor": label}, detail),
         )
     if status == 429:
         wait = parse_retry_after(resp.headers.get("Retry-After"))
@@ -569,7 +587,7 @@ def error_from_response(
     if status in (400, 413, 422):
         return VendorError(
             ErrorCode.INVALID_PARAMS,
-            _sentence(f"{label} rejected the request parameters.", detail),
+            _sentence(_("%(vendor)s rejected the request parameters.") % {"vendor": label}, detail),
             field=found,
         )
     if status >= 500:
@@ -642,7 +660,10 @@ def generation_failed(label: str, detail: str, secrets: Iterable[str | None]) ->
     if is_content_policy(detail):
         return VendorError(
             ErrorCode.CONTENT_POLICY,
-            _sentence(f"{label} refused the request under its content policy.", detail),
+            _sentence(
+                _("%(vendor)s refused the request under its content policy.") % {"vendor": label},
+                detail,
+            ),
         )
     return VendorError(
         ErrorCode.VENDOR_UNAVAILABLE,
@@ -877,17 +898,28 @@ UNLIMITED = Decimal(100_000_000)
 
 
 def unlimited_verification(label: str) -> Verification:
-    return Verification("valid", f"{label} accepted the key. Unlimited: no balance reported.")
+    return Verification(
+        "valid",
+        _("%(vendor)s accepted the key. Unlimited: no balance reported.") % {"vendor": label},
+    )
 
 
 def balance_verification(label: str, balance: Decimal | None, unit: str | None) -> Verification:
     if balance is None:
-        return Verification("valid", f"{label} accepted the key; it does not report a balance.")
+        return Verification(
+            "valid",
+            _("%(vendor)s accepted the key; it does not report a balance.") % {"vendor": label},
+        )
     if balance <= 0:
         return Verification(
-            "no_credits", f"{label} accepted the key but the balance is empty.", balance, unit
+            "no_credits",
+            _("%(vendor)s accepted the key but the balance is empty.") % {"vendor": label},
+            balance,
+            unit,
         )
-    return Verification("valid", f"{label} accepted the key.", balance, unit)
+    return Verification(
+        "valid", _("%(vendor)s accepted the key.") % {"vendor": label}, balance, unit
+    )
 
 
 # --- the adapter base ------------------------------------------------------------------------
@@ -921,17 +953,30 @@ class Adapter:
         caps, params = self.capabilities, req.params
         errors: dict[str, str] = {}
         if req.scene not in caps.scenes:
-            errors["scene"] = f"{self.label} does not offer {req.scene}."
+            errors["scene"] = _("%(vendor)s does not offer %(scene)s.") % {
+                "vendor": self.label,
+                "scene": req.scene,
+            }
         spec = caps.model(req.model)
         if spec is None:
-            errors["model"] = f"{self.label} has no model called “{req.model}”."
+            errors["model"] = _("%(vendor)s has no model called “%(model)s”.") % {
+                "vendor": self.label,
+                "model": req.model,
+            }
             return errors
         if req.scene not in spec.scenes and "scene" not in errors:
-            errors["scene"] = f"{spec.label} does not offer {req.scene}."
+            errors["scene"] = _("%(vendor)s does not offer %(scene)s.") % {
+                "vendor": spec.label,
+                "scene": req.scene,
+            }
         if not req.prompt.strip():
-            errors["prompt"] = "Write a prompt."
+            errors["prompt"] = _("Write a prompt.")
         elif caps.prompt_max and len(req.prompt) > caps.prompt_max:
-            errors["prompt"] = f"The prompt is limited to {caps.prompt_max} characters."
+            errors["prompt"] = ngettext(
+                "The prompt is limited to %(count)s character.",
+                "The prompt is limited to %(count)s characters.",
+                caps.prompt_max,
+            ) % {"count": caps.prompt_max}
 
         allowed = {"n", *spec.choices}
         if spec.size_param:
@@ -942,24 +987,27 @@ class Adapter:
         if "output_format" in spec.choices:
             allowed.add("output_compression")
         for name in sorted(set(params) - allowed):
-            errors[name] = f"{spec.label} does not take “{name}”."
+            errors[name] = _("%(model)s does not take “%(name)s”.") % {
+                "model": spec.label,
+                "name": name,
+            }
 
         n = params.get("n", 1)
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= spec.n_max:
             errors["n"] = (
-                f"{spec.label} makes 1 image per request."
+                _("%(model)s makes 1 image per request.") % {"model": spec.label}
                 if spec.n_max == 1
-                else f"Choose between 1 and {spec.n_max} images."
+                else _("Choose between 1 and %(count)s images.") % {"count": spec.n_max}
             )
         for name, options in spec.choices.items():
             if name in params and params[name] not in options:
-                errors[name] = f"Choose one of: {', '.join(options)}."
+                errors[name] = _("Choose one of: %(options)s.") % {"options": ", ".join(options)}
         if "output_compression" in params and "output_compression" not in errors:
             value = params["output_compression"]
             if params.get("output_format") not in ("jpeg", "webp"):
-                errors["output_compression"] = "Compression applies only to jpeg or webp output."
+                errors["output_compression"] = _("Compression applies only to jpeg or webp output.")
             elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-                errors["output_compression"] = "Compression is a whole number from 0 to 100."
+                errors["output_compression"] = _("Compression is a whole number from 0 to 100.")
 
         self._validate_references(req, spec, errors)
         errors.update(self.check(req, spec))
@@ -989,7 +1037,10 @@ class Adapter:
         except VendorFailure as failure:
             return verification_from_error(failure.error)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
-            return Verification("unknown", f"{self.label} sent a reply the studio did not expect.")
+            return Verification(
+                "unknown",
+                _("%(vendor)s sent a reply the studio did not expect.") % {"vendor": self.label},
+            )
 
     # Each vendor module implements these.
 
@@ -1026,17 +1077,25 @@ class Adapter:
         masks = [r for r in req.references if r.role == "mask"]
         mode = self.capabilities.reference_mode
         if req.scene == "text-to-image" and req.references:
-            errors["references"] = "Reference images are only for image-to-image and edits."
+            errors["references"] = _("Reference images are only for image-to-image and edits.")
         elif req.scene in ("image-to-image", "edit") and not images:
-            errors["references"] = "Add at least one reference image."
+            errors["references"] = _("Add at least one reference image.")
         elif len(images) > spec.max_references:
-            errors["references"] = f"{spec.label} takes at most {spec.max_references} images."
+            errors["references"] = ngettext(
+                "%(model)s takes at most %(count)s image.",
+                "%(model)s takes at most %(count)s images.",
+                spec.max_references,
+            ) % {"model": spec.label, "count": spec.max_references}
         elif masks and (req.scene != "edit" or mode != "multipart" or len(masks) > 1):
-            errors["references"] = "A single mask is possible only for edits."
+            errors["references"] = _("A single mask is possible only for edits.")
         elif mode == "url" and any(not r.url for r in images):
-            errors["references"] = f"{self.label} needs reference images as URLs."
+            errors["references"] = _("%(vendor)s needs reference images as URLs.") % {
+                "vendor": self.label
+            }
         elif mode == "multipart" and any(not r.data for r in req.references):
-            errors["references"] = f"{self.label} needs reference images as files."
+            errors["references"] = _("%(vendor)s needs reference images as files.") % {
+                "vendor": self.label
+            }
 
     def _guard(self, call: Call, work: Callable[[], Any]) -> Any:
         try:

@@ -34,6 +34,7 @@ from studio.vendors.base import (
     VendorError,
     Verification,
 )
+from studio.vendors.i18n import gettext as _
 
 PREFIX = "demo-"
 FAIL_MARK = "[fail]"  # lets a demo show what a refused generation looks like
@@ -137,4 +138,4 @@ class Demo(Adapter):
         return Finished(images, Spend(credits_used=Decimal(0), images=len(images)), raw, remote_id)
 
     def check_key(self, call: Call) -> Verification:
-        return Verification("valid", "The demo vendor needs no key.")
+        return Verification("valid", _("The demo vendor needs no key."))

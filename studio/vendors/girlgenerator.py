@@ -19,6 +19,7 @@ from studio.vendors.base import (
     Verification,
     to_decimal,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import read_task
 
 ASPECT_RATIOS = ("auto", "1:1", "3:2", "2:3", "9:16", "16:9", "3:4", "4:3")
@@ -82,5 +83,6 @@ class GirlGenerator(Adapter):
                 raise
         return Verification(
             "valid",
-            f"{self.label} accepted the key. It reports the balance only after a generation.",
+            _("%(vendor)s accepted the key. It reports the balance only after a generation.")
+            % {"vendor": self.label},
         )

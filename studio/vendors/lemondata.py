@@ -23,6 +23,7 @@ from studio.vendors.base import (
     same_origin,
     to_decimal,
 )
+from studio.vendors.i18n import gettext as _
 from studio.vendors.openai_style import accepted, image_api_body, read_task
 
 FORMATS = {"response_format": ("url", "b64_json")}
@@ -133,7 +134,8 @@ class LemonData(Adapter):
         if not call.conn.extra_secret:
             return Verification(
                 "valid",
-                f"{self.label} accepted the key. Add a management token to see the balance.",
+                _("%(vendor)s accepted the key. Add a management token to see the balance.")
+                % {"vendor": self.label},
             )
         try:
             reply = call.request("GET", "/v1/management/balance", token=call.conn.extra_secret)

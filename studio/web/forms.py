@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Credential
 from studio.engine.images import ImageRejected
@@ -37,6 +38,20 @@ CHOICE_LABELS = {
     "output_format": _("File format"),
     "moderation": _("Moderation"),
     "input_fidelity": _("Input fidelity"),
+}
+# The values of those parameters, in the user's language; the value sent stays the vendor's.
+# File formats (png, jpeg, webp) are names, the same in every language.
+OPTION_LABELS = {
+    "low": pgettext_lazy("option", "low"),
+    "medium": pgettext_lazy("option", "medium"),
+    "high": pgettext_lazy("option", "high"),
+    "auto": pgettext_lazy("option", "auto"),
+    "standard": pgettext_lazy("option", "standard"),
+    "hd": pgettext_lazy("option", "hd"),
+    "vivid": pgettext_lazy("option", "vivid"),
+    "natural": pgettext_lazy("option", "natural"),
+    "transparent": pgettext_lazy("option", "transparent"),
+    "opaque": pgettext_lazy("option", "opaque"),
 }
 PARAM_LABELS = {
     **CHOICE_LABELS,
@@ -217,7 +232,7 @@ class GenerateForm(forms.Form):
         spec = self.spec
         if spec.size_param:
             label = _("Size") if spec.size_param == "size" else _("Aspect ratio")
-            sizes = [(size, size) for size in spec.sizes]
+            sizes = [(size, OPTION_LABELS.get(size, size)) for size in spec.sizes]
             default = spec.default_size or (spec.sizes[0] if spec.sizes else CUSTOM)
             if spec.size_rule:
                 sizes.append((CUSTOM, _("Custom size…")))
@@ -244,7 +259,9 @@ class GenerateForm(forms.Form):
             )
         for name, options in spec.choices.items():
             if name in CHOICE_LABELS:
-                choices = [("", _("Vendor's default"))] + [(o, o) for o in options]
+                choices = [("", _("Vendor's default"))] + [
+                    (o, OPTION_LABELS.get(o, o)) for o in options
+                ]
                 self._add_choice(name, CHOICE_LABELS[name], choices, "")
 
     def _carry_custom_size(self) -> None:

@@ -47,7 +47,7 @@ def test_staff_can_revoke_a_link(alice, collection):
         {"action": "revoke", "_selected_action": [link.pk]},
         follow=True,
     )
-    assert "Revoked 1 links." in r.content.decode()
+    assert "Revoked 1 link." in r.content.decode()  # one link: the singular
     assert ShareLink.objects.get().revoked_at is not None
     assert services.find_link(token) is None
     assert client_for(alice).get(f"/s/{token}/").status_code == 404
