@@ -311,7 +311,12 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (listLength === null || !target || !target.matches("ul, ol")) return;
   const first = target.children[listLength];
   listLength = null;
-  const focusable = first && first.querySelector("a[href], button, input, [tabindex]");
+  // The first control a user can see: a tile's select box is hidden outside select mode.
+  const focusable =
+    first &&
+    [...first.querySelectorAll("a[href], button, input, [tabindex]")].find((element) =>
+      element.checkVisibility(),
+    );
   if (focusable && document.activeElement === document.body) focusable.focus();
 });
 

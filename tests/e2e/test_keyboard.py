@@ -64,7 +64,7 @@ def test_the_gallery_works_from_the_keyboard(page, live_server, alice):
     tiles = page.locator(tile)
     expect(tiles).to_have_count(PAGE_SIZE)
 
-    # Tab reaches the first tile, with a visible focus ring, and Enter opens its image.
+    # Tab reaches the first tile, with a visible focus ring.
     for _ in range(200):
         page.keyboard.press("Tab")
         if page.evaluate("(tile) => document.activeElement.matches(tile)", tile):
@@ -75,11 +75,15 @@ def test_the_gallery_works_from_the_keyboard(page, live_server, alice):
     assert outline != "none"
     box = page.evaluate("() => document.activeElement.getBoundingClientRect().height")
     assert box > 50  # the link wraps the whole tile, so its ring does too
+    # Enter opens the tile's image in the viewer; Escape closes it, back on the tile.
     page.keyboard.press("Enter")
-    expect(page).to_have_url(f"{base}/gallery/{images[-1].pk}/")
+    expect(page.locator("#viewer")).to_be_visible()
+    expect(page.locator("#viewer-prompt")).to_have_text(images[-1].generation.prompt)
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    expect(tiles.first).to_be_focused()
 
     # "More images" from the keyboard appends the next page and focuses its first tile.
-    page.go_back()
     more = page.locator("#gallery-more a")
     more.focus()
     page.keyboard.press("Enter")
