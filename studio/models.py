@@ -176,6 +176,12 @@ class CreditEntry(models.Model):
     balance_after = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     raw = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The row's value in money at the price of its day (studio.money); empty when not priced.
+    money = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    price = models.ForeignKey(
+        "money.Price", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "studio",
     "studio.sharing",
     "studio.compare",
+    "studio.money",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Credential
 from studio.models import CreditEntry, Generation
+from studio.money import services as money
 from studio.vendors.base import Spend
 
 
@@ -46,6 +47,8 @@ def record_spend(generation: Generation, spend: Spend | None) -> None:
                 **common,
             )
         )
+    for entry in entries:
+        money.price_entry(entry, generation)
     # The unique (generation, kind) constraint makes a repeated poll or task a no-op.
     CreditEntry.objects.bulk_create(entries, ignore_conflicts=True)
     if spend.credits_remaining is not None and generation.credential_id:
@@ -62,17 +65,14 @@ def record_images(generation: Generation, count: int) -> None:
         generation=generation, kind__in=[CreditEntry.Kind.CREDITS, CreditEntry.Kind.TOKENS]
     )
     if count and not reported.exists():
-        CreditEntry.objects.bulk_create(
-            [
-                CreditEntry(
-                    owner_id=generation.owner_id,
-                    credential_id=generation.credential_id,
-                    generation=generation,
-                    vendor=generation.vendor,
-                    kind=CreditEntry.Kind.IMAGES,
-                    amount=count,
-                    unit="images",
-                )
-            ],
-            ignore_conflicts=True,
+        entry = CreditEntry(
+            owner_id=generation.owner_id,
+            credential_id=generation.credential_id,
+            generation=generation,
+            vendor=generation.vendor,
+            kind=CreditEntry.Kind.IMAGES,
+            amount=count,
+            unit="images",
         )
+        money.price_entry(entry, generation)
+        CreditEntry.objects.bulk_create([entry], ignore_conflicts=True)

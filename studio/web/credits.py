@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncMonth
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
@@ -21,7 +21,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Credential
 from studio.models import CreditEntry
-from studio.templatetags.studio import amount, unit_label, vendor_label
+from studio.money.services import money
+from studio.money.templatetags.money import units
+from studio.templatetags.studio import vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
@@ -71,6 +73,14 @@ class LedgerFilters(forms.Form):
         return urlencode({**values, **extra})
 
 
+def visible_entries(user) -> QuerySet:
+    """One's own spend and others' spend on one's keys (team keys); the demo's zero rows
+    (it is free) are left out."""
+    return CreditEntry.objects.filter(Q(owner=user) | Q(credential__owner=user)).exclude(
+        vendor="demo", amount=0
+    )
+
+
 def charts(entries: QuerySet, today: date) -> list[dict]:
     """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
     first = today - timedelta(days=CHART_DAYS - 1)
@@ -91,7 +101,6 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
     day_labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in days]
     for unit, totals in sorted(by_unit.items()):
         peak = max(totals.values()) or Decimal(1)
-        label = unit_label(unit)
         bars = []
         for i, day in enumerate(days):
             value = totals.get(day, Decimal(0))
@@ -102,7 +111,7 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
                     "x": f"{i * slot + 1:.1f}",
                     "y": f"{CHART_HEIGHT - height:.1f}",
                     "height": f"{height:.1f}",
-                    "title": f"{day_labels[i]}: {amount(value) if value else 0} {label}",
+                    "title": f"{day_labels[i]}: {units(value, unit)}",
                 }
             )
         total = sum(totals.values(), Decimal(0))
@@ -120,9 +129,88 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
     return result
 
 
+def money_chart(entries: QuerySet, today: date) -> list[dict]:
+    """Daily spend in money, one stacked bar per day with a segment per vendor; one chart
+    per currency (they cannot share an axis either)."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    rows = (
+        entries.filter(created_at__gte=start_of(first), money__isnull=False)
+        .annotate(day=TruncDate("created_at"))
+        .values("currency", "vendor", "day")
+        .annotate(total=Sum("money"))
+        .order_by("currency", "vendor", "day")
+    )
+    table: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        table[row["currency"]][row["day"]][row["vendor"]] = row["total"]
+    slot = CHART_WIDTH / CHART_DAYS
+    result = []
+    for currency, days in sorted(table.items()):
+        peak = max(sum(v.values(), Decimal(0)) for v in days.values()) or Decimal(1)
+        vendors = sorted({v for by_vendor in days.values() for v in by_vendor})
+        segments = []
+        for i in range(CHART_DAYS):
+            day = first + timedelta(days=i)
+            top = float(CHART_HEIGHT)
+            for vendor in vendors:
+                value = days.get(day, {}).get(vendor)
+                if not value:
+                    continue
+                height = round(float(value / peak) * CHART_HEIGHT, 1)
+                top -= height
+                segments.append(
+                    {
+                        "x": f"{i * slot + 1:.1f}",
+                        "y": f"{top:.1f}",
+                        "height": f"{height:.1f}",
+                        "vendor": vendor,
+                        "title": f"{formats.date_format(day, 'SHORT_DATE_FORMAT')}, "
+                        f"{vendor_label(vendor)}: {money(value, currency)}",
+                    }
+                )
+        total = sum((sum(v.values(), Decimal(0)) for v in days.values()), Decimal(0))
+        result.append(
+            {
+                "currency": currency,
+                "segments": segments,
+                "vendors": [(v, vendor_label(v)) for v in vendors],
+                "peak": money(peak, currency),
+                "total": money(total, currency),
+                "width": f"{slot - 2:.1f}",
+                "first": formats.date_format(first, "SHORT_DATE_FORMAT"),
+                "last": formats.date_format(today, "SHORT_DATE_FORMAT"),
+            }
+        )
+    return result
+
+
+def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
+    """Spend in money by vendor, model, key, month and member, per currency."""
+    priced = entries.filter(money__isnull=False)
+    groups = {
+        "vendor": ("vendor",),
+        "model": ("vendor", "generation__model"),
+        "key": ("credential_id", "credential__label"),
+        "month": ("month",),
+        "member": ("owner__username",),
+    }
+    result = {}
+    for name, fields in groups.items():
+        rows = priced.annotate(month=TruncMonth("created_at")) if name == "month" else priced
+        if name == "member":
+            # Members' spend on one's own keys: what a team key's owner needs to see.
+            rows = rows.filter(credential__owner=user)
+        rows = rows.values(*fields, "currency").annotate(total=Sum("money"), n=Count("pk"))
+        result[name] = [
+            {**row, "money": money(row["total"], row["currency"])}
+            for row in rows.order_by(*fields, "currency")
+        ]
+    return result
+
+
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
     spent = (
-        CreditEntry.objects.filter(owner=owner)
+        visible_entries(owner)
         .values("credential_id", "vendor", "unit")
         .annotate(total=Sum("amount"), last=Max("created_at"))
         .order_by("vendor", "credential_id", "unit")
@@ -134,8 +222,11 @@ def summaries(owner, credentials: list[Credential]) -> list[dict]:
         {"credential": c, "vendor": c.vendor, "spent": by_key.pop((c.pk, c.vendor), [])}
         for c in credentials
     ]
-    # Spend without a key row: the demo, and keys deleted since.
-    rows += [{"credential": None, "vendor": v, "spent": s} for (_pk, v), s in by_key.items()]
+    # Team keys of others that this user spent on, then the demo and keys deleted since.
+    others = Credential.objects.in_bulk([pk for pk, _v in by_key if pk])
+    rows += [
+        {"credential": others.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()
+    ]
     return rows
 
 
@@ -143,14 +234,16 @@ def summaries(owner, credentials: list[Credential]) -> list[dict]:
 def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
+    entries = filters.apply(visible_entries(request.user))
     page, next_cursor = keyset_page(
-        entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
+        entries.select_related("credential", "owner"), request.GET.get("after"), PAGE_SIZE
     )
     ctx = {
         "filters": filters,
         "summaries": summaries(request.user, credentials),
         "charts": charts(entries, timezone.localdate()),
+        "money_charts": money_chart(entries, timezone.localdate()),
+        "totals": money_totals(request.user, entries),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
@@ -179,10 +272,12 @@ def plain(value: Decimal | None) -> str:
 def export(request: HttpRequest) -> StreamingHttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
-    entries = entries.select_related("credential").order_by("-created_at", "-pk")
+    entries = filters.apply(visible_entries(request.user))
+    entries = entries.select_related("credential", "owner", "price").order_by("-created_at", "-pk")
     writer = csv.writer(Echo())
     header = ["time", "vendor", "key", "job", "kind", "amount", "unit", "balance_after"]
+    # Money columns after the old ones, so that readers of the old layout keep working.
+    header += ["money", "currency", "price_of", "member"]
 
     def rows():
         yield writer.writerow(header)
@@ -198,6 +293,10 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
                     plain(e.amount),
                     e.unit,
                     plain(e.balance_after),
+                    plain(e.money),
+                    e.currency,
+                    e.price.valid_from.isoformat() if e.price else "",
+                    csv_cell(e.owner.get_username()),
                 ]
             )
 
