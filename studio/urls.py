@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("studio.sharing.urls")),
     # --- end of teams and sharing ---
     path("", include("studio.compare.urls")),
+    path("", include("studio.money.urls")),
 ]

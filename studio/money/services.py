@@ -132,7 +132,10 @@ def estimate(
     vendor: str, model: str, params: dict, credential_id: int | None, day: date | None = None
 ) -> Estimate:
     """A job's cost before it is sent: its images times the price per image of today."""
-    count = max(1, int((params or {}).get("n") or 1))
+    try:
+        count = max(1, int((params or {}).get("n") or 1))
+    except (TypeError, ValueError):
+        count = 1  # the form reports a bad number itself
     if vendor == "demo":
         return Estimate(count, ZERO, ZERO, free=True)
     day = day or timezone.localdate()

@@ -14,10 +14,10 @@ from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Credential
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import ReferenceImage
+from studio.money import services as money
 from studio.vendors import get_adapter
 from studio.vendors.base import Adapter, ModelSpec, parse_size
 from studio.web.params import IdsField
@@ -127,11 +127,14 @@ class GenerateForm(forms.Form):
     def __init__(self, owner, data=None, files=None, initial=None) -> None:
         super().__init__(data, files, initial=initial)
         self.owner = owner
-        self.credentials = list(Credential.objects.usable().filter(owner=owner))
+        # One's own keys and the team keys shared with one (studio.money).
+        self.credentials = money.usable_credentials(owner)
         values = self.data if self.is_bound else (self.initial or {})
         self._values = values
 
-        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), str(c)) for c in self.credentials]
+        keys = [(DEMO, DEMO_LABEL)] + [
+            (str(c.pk), money.choice_label(c, owner)) for c in self.credentials
+        ]
         self.fields["key"].choices = keys
         key = self._pick(values.get("key"), [k for k, _ in keys], self._default_key())
         self.credential = next((c for c in self.credentials if str(c.pk) == key), None)
@@ -285,6 +288,17 @@ class GenerateForm(forms.Form):
     @property
     def cost_hint(self):
         return COST_HINTS.get(self.vendor, _("Not published by the vendor."))
+
+    @property
+    def estimate(self) -> money.Estimate:
+        """The job's cost before it is sent, from the price book (templates/money/)."""
+        params = {k: self._values.get(k) for k in ("n", "quality", self.spec.size_param)}
+        return money.estimate(
+            self.vendor,
+            self.spec.name,
+            {k: v for k, v in params.items() if k and v},
+            self.credential.pk if self.credential else None,
+        )
 
     @cached_property
     def chosen_references(self) -> list[ReferenceImage]:
