@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Credential, Team
@@ -12,6 +13,12 @@ from studio.money import services
 from studio.money.models import Budget, Price
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def at_least(field: forms.Field, low: int) -> None:
+    # A ModelForm's number fields come without the bounds the model's check constraints keep.
+    field.validators.append(MinValueValidator(low))
+    field.widget.attrs["min"] = str(low)
 
 
 def clean_currency(value: str) -> str:
@@ -42,9 +49,9 @@ class BudgetForm(forms.ModelForm):
         self.fields["credential"].queryset = Credential.objects.usable().filter(owner=owner)
         self.fields["credential"].empty_label = _("All my keys (own use only)")
         self.fields["credential"].required = False
-        self.fields["limit"].min_value = 0
-        self.fields["period_days"].min_value = 1
-        self.fields["period_days"].max_value = 366
+        at_least(self.fields["limit"], 0)
+        at_least(self.fields["period_days"], 1)
+        self.fields["period_days"].validators.append(MaxValueValidator(366))
         self.fields["currency"].help_text = _("For a limit in money: CNY, USD…")
 
     def clean_currency(self) -> str:
@@ -97,7 +104,7 @@ class PriceForm(forms.ModelForm):
         self.fields["credential"].queryset = Credential.objects.usable().filter(owner=owner)
         self.fields["credential"].required = True
         self.fields["credential"].empty_label = None
-        self.fields["amount"].min_value = 0
+        at_least(self.fields["amount"], 0)
         self.fields["model"].help_text = _("Blank for every model.")
 
     def clean_currency(self) -> str:
