@@ -6,6 +6,7 @@ from accounts import membership as teams
 from accounts.models import Membership
 from accounts.vault import add_credential
 from studio.money import services
+from tests.engine.conftest import start_fake  # noqa: F401 - the fake vendors, for balances
 
 KEY = "sk-money-5d1e8b27c9f4a3"
 

@@ -11,7 +11,7 @@ from django_q.models import OrmQ
 from accounts.models import Credential
 from studio.engine import ledger
 from studio.engine.services import create_generation
-from tests.engine.conftest import KEY, credential, drive, engine_settings, start_fake  # noqa: F401
+from tests.engine.conftest import KEY, credential, drive, engine_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
