@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import translation
+
 from accounts.models import CredentialEvent
 from accounts.vault import add_credential
+from studio.engine.services import create_generation
+from studio.money import services
 from studio.money.models import Budget, BudgetEvent, KeyShare, Price
 from tests.sharing.conftest import client_for
 
@@ -112,3 +118,19 @@ def test_each_compare_target_shows_its_estimate(alice_client, alice, key):
     content = r.content.decode()
     assert "about $0.30: 1 image × $0.30, price book of 2026-01-01" in content
     assert "Free: the demo sends nothing to a vendor." in content
+
+
+def test_it_speaks_chinese(alice_client, alice, key):
+    services.set_budget(
+        Budget(scope="own", credential=key, measure="images", limit=Decimal(1)), alice
+    )
+    r = alice_client.get("/money/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    content = r.content.decode()
+    assert "费用与预算" in content and "任务必须符合覆盖它的每一个预算" in content
+    assert "您对 “studio key” 设置的个人限额（每个自然月 1 张图片）" in content
+    job = {"vendor": "girlgenerator", "credential": key, "model": "default", "prompt": "one"}
+    with translation.override("zh-hans"):
+        create_generation(alice, **job)
+        with pytest.raises(ValidationError) as refused:
+            create_generation(alice, **job)
+    assert "被预算拒绝" in refused.value.messages[0] and "0 张图片" in refused.value.messages[0]
