@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
@@ -73,12 +73,13 @@ class LedgerFilters(forms.Form):
         return urlencode({**values, **extra})
 
 
-def visible_entries(user) -> QuerySet:
+def visible_entries(user, credentials: list[Credential]) -> QuerySet:
     """One's own spend and others' spend on one's keys (team keys); the demo's zero rows
-    (it is free) are left out."""
-    return CreditEntry.objects.filter(Q(owner=user) | Q(credential__owner=user)).exclude(
-        vendor="demo", amount=0
-    )
+    (it is free) are left out. The keys by id, not through a join: the ledger's covering
+    index then answers the per-key sums alone."""
+    return CreditEntry.objects.filter(
+        Q(owner=user) | Q(credential_id__in=[c.pk for c in credentials])
+    ).exclude(vendor="demo", amount=0)
 
 
 def charts(entries: QuerySet, today: date) -> list[dict]:
@@ -184,33 +185,83 @@ def money_chart(entries: QuerySet, today: date) -> list[dict]:
     return result
 
 
+def month_starts(first: datetime, last: datetime) -> list[datetime]:
+    """The local months from `first`'s to `last`'s, as aware datetimes at their start."""
+    day = timezone.localdate(first).replace(day=1)
+    end = timezone.localdate(last)
+    starts = []
+    while day <= end:
+        starts.append(start_of(day))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return starts
+
+
 def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
-    """Spend in money by vendor, model, key, month and member, per currency."""
-    priced = entries.filter(money__isnull=False)
+    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
+    month, per currency: two grouped queries over the ledger, rolled up here. Months are
+    counted with one range-filtered sum each: truncating 10,000 dates in SQLite calls a Python
+    function per row (benchmarks/README.md)."""
+    priced = entries.filter(money__isnull=False).order_by()
+    rows = priced.values(
+        "vendor",
+        "generation__model",
+        "credential_id",
+        "credential__label",
+        "credential__owner_id",
+        "owner__username",
+        "currency",
+    ).annotate(total=Sum("money"), first=Min("created_at"), last=Max("created_at"))
     groups = {
         "vendor": ("vendor",),
         "model": ("vendor", "generation__model"),
         "key": ("credential_id", "credential__label"),
-        "month": ("month",),
         "member": ("owner__username",),
     }
-    result = {}
-    for name, fields in groups.items():
-        rows = priced.annotate(month=TruncMonth("created_at")) if name == "month" else priced
-        if name == "member":
-            # Members' spend on one's own keys: what a team key's owner needs to see.
-            rows = rows.filter(credential__owner=user)
-        rows = rows.values(*fields, "currency").annotate(total=Sum("money"), n=Count("pk"))
-        result[name] = [
-            {**row, "money": money(row["total"], row["currency"])}
-            for row in rows.order_by(*fields, "currency")
+    sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
+    first = last = None
+    for row in rows:
+        first = min(first or row["first"], row["first"])
+        last = max(last or row["last"], row["last"])
+        for name, fields in groups.items():
+            if name == "member" and row["credential__owner_id"] != user.pk:
+                continue
+            sums[name][(*(row[f] for f in fields), row["currency"])] += row["total"]
+
+    def listed(name: str, fields: tuple, found: dict) -> list[dict]:
+        ordered = sorted(found.items(), key=lambda i: tuple(str(v or "") for v in i[0]))
+        return [
+            {
+                **dict(zip(fields, key[:-1], strict=True)),
+                "currency": key[-1],
+                "total": total,
+                "money": money(total, key[-1]),
+            }
+            for key, total in ordered
         ]
+
+    result = {name: listed(name, fields, sums[name]) for name, fields in groups.items()}
+    months: dict[tuple, Decimal] = {}
+    if first is not None:
+        starts = month_starts(first, last)
+        ends = [*starts[1:], None]
+        sums_by_month = {
+            f"m{i}": Sum(
+                "money",
+                filter=Q(created_at__gte=start) & (Q(created_at__lt=end) if end else Q()),
+            )
+            for i, (start, end) in enumerate(zip(starts, ends, strict=True))
+        }
+        for row in priced.values("currency").annotate(**sums_by_month):
+            for i, start in enumerate(starts):
+                if row[f"m{i}"]:
+                    months[(timezone.localdate(start), row["currency"])] = row[f"m{i}"]
+    result["month"] = listed("month", ("month",), months)
     return result
 
 
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
     spent = (
-        visible_entries(owner)
+        visible_entries(owner, credentials)
         .values("credential_id", "vendor", "unit")
         .annotate(total=Sum("amount"), last=Max("created_at"))
         .order_by("vendor", "credential_id", "unit")
@@ -234,7 +285,7 @@ def summaries(owner, credentials: list[Credential]) -> list[dict]:
 def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(visible_entries(request.user))
+    entries = filters.apply(visible_entries(request.user, credentials))
     page, next_cursor = keyset_page(
         entries.select_related("credential", "owner"), request.GET.get("after"), PAGE_SIZE
     )
@@ -272,7 +323,7 @@ def plain(value: Decimal | None) -> str:
 def export(request: HttpRequest) -> StreamingHttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(visible_entries(request.user))
+    entries = filters.apply(visible_entries(request.user, credentials))
     entries = entries.select_related("credential", "owner", "price").order_by("-created_at", "-pk")
     writer = csv.writer(Echo())
     header = ["time", "vendor", "key", "job", "kind", "amount", "unit", "balance_after"]
