@@ -88,6 +88,7 @@ def fill(owner, count: int) -> None:
                     owner=owner,
                     generation=job,
                     vendor=job.vendor,
+                    model=job.model,
                     kind=kind,
                     amount=amount,
                     unit=kind,

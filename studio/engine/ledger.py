@@ -24,6 +24,7 @@ def record_spend(generation: Generation, spend: Spend | None) -> None:
         "credential_id": generation.credential_id,
         "generation": generation,
         "vendor": generation.vendor,
+        "model": generation.model,
     }
     if spend.credits_used is not None:
         entries.append(
@@ -73,6 +74,7 @@ def record_images(generation: Generation, count: int) -> None:
             credential_id=generation.credential_id,
             generation=generation,
             vendor=generation.vendor,
+            model=generation.model,
             kind=CreditEntry.Kind.IMAGES,
             amount=count,
             unit="images",

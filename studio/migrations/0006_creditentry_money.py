@@ -4,6 +4,16 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def copy_models(apps, schema_editor):
+    CreditEntry = apps.get_model("studio", "CreditEntry")
+    Generation = apps.get_model("studio", "Generation")
+    CreditEntry.objects.filter(generation__isnull=False).update(
+        model=models.Subquery(
+            Generation.objects.filter(pk=models.OuterRef("generation_id")).values("model")[:1]
+        )
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -12,6 +22,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='creditentry',
+            name='model',
+            field=models.CharField(blank=True, max_length=100),
+        ),
+        migrations.RunPython(copy_models, migrations.RunPython.noop),
         migrations.AddField(
             model_name='creditentry',
             name='currency',
@@ -26,5 +42,9 @@ class Migration(migrations.Migration):
             model_name='creditentry',
             name='price',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='money.price'),
+        ),
+        migrations.AddIndex(
+            model_name='creditentry',
+            index=models.Index(fields=['owner', 'currency', 'vendor', 'model', 'credential', 'created_at', 'money', 'amount'], name='credit_money_totals'),
         ),
     ]

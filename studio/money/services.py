@@ -216,12 +216,9 @@ def validate_key(user, credential: Credential | None, vendor: str) -> None:
             ).exists()
         )
         if was_shared:
+            # Not tied to the field: the seam with the API reads the error's code directly.
             raise ValidationError(
-                {
-                    "credential": ValidationError(
-                        _("This team key is no longer shared with you."), code="key_unavailable"
-                    )
-                }
+                _("This team key is no longer shared with you."), code="key_unavailable"
             )
         raise ValidationError({"credential": "Choose one of your keys."})
 

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max, Min, Q, QuerySet, Sum
+from django.contrib.auth.models import User
+from django.db.models import Case, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -134,17 +135,22 @@ def money_chart(entries: QuerySet, today: date) -> list[dict]:
     """Daily spend in money, one stacked bar per day with a segment per vendor; one chart
     per currency (they cannot share an axis either)."""
     first = today - timedelta(days=CHART_DAYS - 1)
-    rows = (
+    rows = list(
         entries.filter(created_at__gte=start_of(first), money__isnull=False)
         .annotate(day=TruncDate("created_at"))
         .values("currency", "vendor", "day")
         .annotate(total=Sum("money"))
-        .order_by("currency", "vendor", "day")
+        .order_by()
     )
     table: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for row in rows:
         table[row["currency"]][row["day"]][row["vendor"]] = row["total"]
     slot = CHART_WIDTH / CHART_DAYS
+    day_labels = [
+        formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
+        for i in range(CHART_DAYS)
+    ]
+    vendor_labels = {v: vendor_label(v) for v in {r["vendor"] for r in rows}}
     result = []
     for currency, days in sorted(table.items()):
         peak = max(sum(v.values(), Decimal(0)) for v in days.values()) or Decimal(1)
@@ -165,8 +171,8 @@ def money_chart(entries: QuerySet, today: date) -> list[dict]:
                         "y": f"{top:.1f}",
                         "height": f"{height:.1f}",
                         "vendor": vendor,
-                        "title": f"{formats.date_format(day, 'SHORT_DATE_FORMAT')}, "
-                        f"{vendor_label(vendor)}: {money(value, currency)}",
+                        "title": f"{day_labels[i]}, {vendor_labels[vendor]}: "
+                        f"{money(value, currency)}",
                     }
                 )
         total = sum((sum(v.values(), Decimal(0)) for v in days.values()), Decimal(0))
@@ -174,12 +180,12 @@ def money_chart(entries: QuerySet, today: date) -> list[dict]:
             {
                 "currency": currency,
                 "segments": segments,
-                "vendors": [(v, vendor_label(v)) for v in vendors],
+                "vendors": [(v, vendor_labels[v]) for v in vendors],
                 "peak": money(peak, currency),
                 "total": money(total, currency),
                 "width": f"{slot - 2:.1f}",
-                "first": formats.date_format(first, "SHORT_DATE_FORMAT"),
-                "last": formats.date_format(today, "SHORT_DATE_FORMAT"),
+                "first": day_labels[0],
+                "last": day_labels[-1],
             }
         )
     return result
@@ -198,64 +204,66 @@ def month_starts(first: datetime, last: datetime) -> list[datetime]:
 
 def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
     """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
-    month, per currency: two grouped queries over the ledger, rolled up here. Months are
-    counted with one range-filtered sum each: truncating 10,000 dates in SQLite calls a Python
-    function per row (benchmarks/README.md)."""
+    month, per currency: two grouped queries answered by one covering index (no join),
+    rolled up here. A row's month is a CASE over the months' starts: truncating 10,000
+    dates in SQLite calls a Python function per row (benchmarks/README.md)."""
     priced = entries.filter(money__isnull=False).order_by()
-    rows = priced.values(
-        "vendor",
-        "generation__model",
-        "credential_id",
-        "credential__label",
-        "credential__owner_id",
-        "owner__username",
-        "currency",
-    ).annotate(total=Sum("money"), first=Min("created_at"), last=Max("created_at"))
+    rows = list(
+        priced.values("vendor", "model", "credential_id", "owner_id", "currency").annotate(
+            total=Sum("money"), first=Min("created_at"), last=Max("created_at")
+        )
+    )
+    keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
+    names = dict(
+        User.objects.filter(pk__in={r["owner_id"] for r in rows}).values_list("pk", "username")
+    )
     groups = {
         "vendor": ("vendor",),
-        "model": ("vendor", "generation__model"),
-        "key": ("credential_id", "credential__label"),
-        "member": ("owner__username",),
+        "model": ("vendor", "model"),
+        "key": ("credential_id",),
+        "member": ("owner_id",),
     }
     sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
-    first = last = None
     for row in rows:
-        first = min(first or row["first"], row["first"])
-        last = max(last or row["last"], row["last"])
+        key = keys.get(row["credential_id"])
         for name, fields in groups.items():
-            if name == "member" and row["credential__owner_id"] != user.pk:
+            if name == "member" and (key is None or key.owner_id != user.pk):
                 continue
             sums[name][(*(row[f] for f in fields), row["currency"])] += row["total"]
 
-    def listed(name: str, fields: tuple, found: dict) -> list[dict]:
-        ordered = sorted(found.items(), key=lambda i: tuple(str(v or "") for v in i[0]))
-        return [
-            {
-                **dict(zip(fields, key[:-1], strict=True)),
-                "currency": key[-1],
-                "total": total,
-                "money": money(total, key[-1]),
-            }
-            for key, total in ordered
-        ]
+    def listed(name: str, found: dict) -> list[dict]:
+        items = []
+        for key, total in found.items():
+            item = {"currency": key[-1], "total": total, "money": money(total, key[-1])}
+            if name == "key":
+                item["label"] = keys[key[0]].label if key[0] in keys else ""
+            elif name == "member":
+                item["label"] = names.get(key[0], "")
+            elif name == "month":
+                item["month"], item["label"] = key[0], key[0].isoformat()
+            else:
+                item["label"] = key[-2]
+                item.update(zip(("vendor", "model"), key[:-1], strict=False))
+            items.append(item)
+        return sorted(items, key=lambda i: (str(i["label"]), i["currency"]))
 
-    result = {name: listed(name, fields, sums[name]) for name, fields in groups.items()}
+    result = {name: listed(name, sums[name]) for name in groups}
     months: dict[tuple, Decimal] = {}
-    if first is not None:
-        starts = month_starts(first, last)
-        ends = [*starts[1:], None]
-        sums_by_month = {
-            f"m{i}": Sum(
-                "money",
-                filter=Q(created_at__gte=start) & (Q(created_at__lt=end) if end else Q()),
-            )
-            for i, (start, end) in enumerate(zip(starts, ends, strict=True))
-        }
-        for row in priced.values("currency").annotate(**sums_by_month):
-            for i, start in enumerate(starts):
-                if row[f"m{i}"]:
-                    months[(timezone.localdate(start), row["currency"])] = row[f"m{i}"]
-    result["month"] = listed("month", ("month",), months)
+    if rows:
+        starts = month_starts(min(r["first"] for r in rows), max(r["last"] for r in rows))
+        starts_at = list(enumerate(starts))
+        # Each row's month as a CASE over the month starts, newest first (most spend is
+        # recent), then one GROUP BY: a comparison or two per row.
+        bucket = Case(
+            *[When(created_at__gte=start, then=Value(i)) for i, start in reversed(starts_at)],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        for row in (
+            priced.annotate(bucket=bucket).values("bucket", "currency").annotate(s=Sum("money"))
+        ):
+            months[(timezone.localdate(starts[row["bucket"]]), row["currency"])] = row["s"]
+    result["month"] = listed("month", months)
     return result
 
 

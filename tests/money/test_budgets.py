@@ -131,7 +131,8 @@ def test_a_key_no_longer_shared_refuses_unsent_jobs(alice, bob, key, team, share
     assert own.status == Status.QUEUED  # the owner's own job is untouched
     with pytest.raises(ValidationError) as refused:
         job(bob, key)
-    assert refused.value.error_dict["credential"][0].code == "key_unavailable"
+    assert refused.value.code == "key_unavailable"
+    assert refused.value.messages == ["This team key is no longer shared with you."]
     assert "unshared" in CredentialEvent.objects.filter(credential=key).values_list(
         "kind", flat=True
     )

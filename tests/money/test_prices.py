@@ -72,6 +72,7 @@ def test_money_totals_are_exact_across_a_price_change(alice_client, alice, bob, 
             credential=credential,
             generation=job,
             vendor=credential.vendor,
+            model=job.model,
             kind=kind,
             amount=Decimal(amount),
             unit=kind,
@@ -100,7 +101,11 @@ def test_money_totals_are_exact_across_a_price_change(alice_client, alice, bob, 
         (11, "USD"): Decimal("0.06"),
         (12, "CNY"): Decimal("0.25"),
     }
-    assert {t["credential__label"]: t["money"] for t in totals["key"]} == {
+    assert [(t["vendor"], t["model"], t["money"]) for t in totals["model"]] == [
+        ("girlgenerator", "default", "¥1.525"),
+        ("aioagi", "default", "$0.06"),
+    ]
+    assert {t["label"]: t["money"] for t in totals["key"]} == {
         "studio key": "¥1.525",
         "tokens key": "$0.06",
     }
