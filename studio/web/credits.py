@@ -83,19 +83,26 @@ def visible_entries(user, credentials: list[Credential]) -> QuerySet:
     ).exclude(vendor="demo", amount=0)
 
 
-def charts(entries: QuerySet, today: date) -> list[dict]:
+def daily(entries: QuerySet, today: date) -> list[dict]:
+    """The last 30 days' spend by day, unit, vendor and currency, in units and in money: one
+    query for both charts (SQLite truncates each row's date in a Python function)."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    return list(
+        entries.filter(created_at__gte=start_of(first))
+        .annotate(day=TruncDate("created_at"))
+        .values("unit", "vendor", "currency", "day")
+        .annotate(total=Sum("amount"), money=Sum("money"))
+        .order_by()
+    )
+
+
+def charts(rows: list[dict], today: date) -> list[dict]:
     """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
     first = today - timedelta(days=CHART_DAYS - 1)
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
-    rows = (
-        entries.filter(created_at__gte=start_of(first))
-        .annotate(day=TruncDate("created_at"))
-        .values("unit", "day")
-        .annotate(total=Sum("amount"))
-    )
-    by_unit: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    by_unit: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
-        by_unit[row["unit"]][row["day"]] = row["total"]
+        by_unit[row["unit"]][row["day"]] += row["total"]
     result = []
     slot = CHART_WIDTH / CHART_DAYS
     # The bars' numbers and titles are formatted once here rather than by template filters
@@ -131,20 +138,16 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
     return result
 
 
-def money_chart(entries: QuerySet, today: date) -> list[dict]:
+def money_chart(rows: list[dict], today: date) -> list[dict]:
     """Daily spend in money, one stacked bar per day with a segment per vendor; one chart
     per currency (they cannot share an axis either)."""
     first = today - timedelta(days=CHART_DAYS - 1)
-    rows = list(
-        entries.filter(created_at__gte=start_of(first), money__isnull=False)
-        .annotate(day=TruncDate("created_at"))
-        .values("currency", "vendor", "day")
-        .annotate(total=Sum("money"))
-        .order_by()
+    rows = [r for r in rows if r["money"] is not None]
+    table: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(Decimal))
     )
-    table: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for row in rows:
-        table[row["currency"]][row["day"]][row["vendor"]] = row["total"]
+        table[row["currency"]][row["day"]][row["vendor"]] += row["money"]
     slot = CHART_WIDTH / CHART_DAYS
     day_labels = [
         formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
@@ -204,14 +207,27 @@ def month_starts(first: datetime, last: datetime) -> list[datetime]:
 
 def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
     """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
-    month, per currency: two grouped queries answered by one covering index (no join),
-    rolled up here. A row's month is a CASE over the months' starts: truncating 10,000
-    dates in SQLite calls a Python function per row (benchmarks/README.md)."""
+    month, per currency: one grouped query answered by a covering index (no join), rolled up
+    here. A row's month is a CASE over the months' starts: truncating 10,000 dates in SQLite
+    calls a Python function per row (benchmarks/README.md)."""
     priced = entries.filter(money__isnull=False).order_by()
+    span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
+        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
+    starts = month_starts(span["first"], span["last"])
+    # Newest first: most spend is recent, so most rows stop at the first comparison or two.
+    bucket = Case(
+        *[
+            When(created_at__gte=start, then=Value(i))
+            for i, start in reversed(list(enumerate(starts)))
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
     rows = list(
-        priced.values("vendor", "model", "credential_id", "owner_id", "currency").annotate(
-            total=Sum("money"), first=Min("created_at"), last=Max("created_at")
-        )
+        priced.annotate(bucket=bucket)
+        .values("vendor", "model", "credential_id", "owner_id", "currency", "bucket")
+        .annotate(total=Sum("money"))
     )
     keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
     names = dict(
@@ -222,6 +238,7 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
         "model": ("vendor", "model"),
         "key": ("credential_id",),
         "member": ("owner_id",),
+        "month": ("bucket",),
     }
     sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
     for row in rows:
@@ -240,31 +257,15 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
             elif name == "member":
                 item["label"] = names.get(key[0], "")
             elif name == "month":
-                item["month"], item["label"] = key[0], key[0].isoformat()
+                item["month"] = timezone.localdate(starts[key[0]])
+                item["label"] = item["month"].isoformat()
             else:
                 item["label"] = key[-2]
                 item.update(zip(("vendor", "model"), key[:-1], strict=False))
             items.append(item)
         return sorted(items, key=lambda i: (str(i["label"]), i["currency"]))
 
-    result = {name: listed(name, sums[name]) for name in groups}
-    months: dict[tuple, Decimal] = {}
-    if rows:
-        starts = month_starts(min(r["first"] for r in rows), max(r["last"] for r in rows))
-        starts_at = list(enumerate(starts))
-        # Each row's month as a CASE over the month starts, newest first (most spend is
-        # recent), then one GROUP BY: a comparison or two per row.
-        bucket = Case(
-            *[When(created_at__gte=start, then=Value(i)) for i, start in reversed(starts_at)],
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-        for row in (
-            priced.annotate(bucket=bucket).values("bucket", "currency").annotate(s=Sum("money"))
-        ):
-            months[(timezone.localdate(starts[row["bucket"]]), row["currency"])] = row["s"]
-    result["month"] = listed("month", months)
-    return result
+    return {name: listed(name, sums[name]) for name in groups}
 
 
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
@@ -297,11 +298,13 @@ def credits(request: HttpRequest) -> HttpResponse:
     page, next_cursor = keyset_page(
         entries.select_related("credential", "owner"), request.GET.get("after"), PAGE_SIZE
     )
+    today = timezone.localdate()
+    days = daily(entries, today)
     ctx = {
         "filters": filters,
         "summaries": summaries(request.user, credentials),
-        "charts": charts(entries, timezone.localdate()),
-        "money_charts": money_chart(entries, timezone.localdate()),
+        "charts": charts(days, today),
+        "money_charts": money_chart(days, today),
         "totals": money_totals(request.user, entries),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
