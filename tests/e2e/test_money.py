@@ -61,7 +61,7 @@ def test_a_team_key_with_a_two_image_budget(
     page.select_option("#budget-form #id_measure", "images")
     page.fill("#budget-form #id_limit", "2")
     page.click("#budget-form button[type=submit]")
-    expect(page.locator("#budgets-heading + table")).to_contain_text(
+    expect(page.locator("section[aria-labelledby=budgets-heading] table")).to_contain_text(
         "The limit for each member on the team key “studio key” (2 images a calendar month)"
     )
     page.select_option("#price-form #id_credential", str(key.pk))
@@ -70,7 +70,9 @@ def test_a_team_key_with_a_two_image_budget(
     page.fill("#price-form #id_currency", "cny")
     page.fill("#price-form #id_valid_from", timezone.localdate().isoformat())
     page.click("#price-form button[type=submit]")
-    expect(page.locator("#prices-heading ~ table").first).to_contain_text("¥0.15")
+    expect(page.locator("section[aria-labelledby=prices-heading] table").first).to_contain_text(
+        "¥0.15"
+    )
 
     # Bob generates with it: he sees whose key it is, never its last characters.
     bob_context = browser.new_context(locale="en-US")
@@ -112,6 +114,30 @@ def test_a_team_key_with_a_two_image_budget(
     expect(by_member).to_contain_text(expected)
     expect(page.locator("svg.money-chart rect.vendor-girlgenerator")).to_have_count(1)
     page.goto(base + "/money/")
-    expect(page.locator("#budgets-heading + table")).to_contain_text("100 %")
+    expect(page.locator("section[aria-labelledby=budgets-heading] table")).to_contain_text("100 %")
     expect(page.locator(".budget-warning")).to_be_visible()
+    assert page.csp_violations == []
+
+
+def test_the_money_page_fits_a_phone(page: Page, live_server, alice, bob):
+    team = teams.create_team(alice, "Studio A")
+    Membership.objects.create(team=team, user=bob)
+    key = add_credential(alice, "girlgenerator", "a key with a rather long label", KEY)
+    from studio.money import services
+    from studio.money.models import Budget
+
+    services.share_key(key, team, alice)
+    services.set_budget(Budget(scope="member", credential=key, measure="images", limit=2), alice)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server.url, alice)
+    for path in ("/money/", "/credits/"):
+        page.goto(live_server.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        wide = page.evaluate(
+            "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right"
+            " > window.innerWidth).slice(0, 8).map(e => e.tagName + '#' + e.id + '.' +"
+            " e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+        )
+        assert overflow <= 0, (path, overflow, wide)
+    expect(page.locator("main")).to_be_visible()
     assert page.csp_violations == []
