@@ -57,6 +57,7 @@ class Budget(models.Model):
     class Measure(models.TextChoices):
         MONEY = "money", _("money")
         IMAGES = "images", _("images")
+        CREDITS = "credits", _("vendor credits")
 
     class Period(models.TextChoices):
         MONTH = "month", _("Calendar month")

@@ -300,10 +300,21 @@ def applicable(generation: Generation) -> list[Budget]:
     return list(Budget.objects.filter(rule).order_by("pk"))
 
 
+# The most credits an image may cost, where a vendor documents it: a credits limit holds this
+# much per image until the vendor reports what it really took. GirlGeneratorAI: "1–3 credits
+# per generation, depending on the model" (vendor-docs/girlgenerator.txt, 速率限制与 Credits).
+MAX_CREDITS_PER_IMAGE = {"girlgenerator": Decimal(3)}
+
+
 def needed(budget: Budget, generation: Generation) -> Decimal | None:
-    """A job's estimate in the budget's measure; None when it cannot be told (not priced)."""
+    """A job's estimate in the budget's measure; None when it cannot be told (not priced, or
+    the vendor documents no most credits per image)."""
+    count = Decimal(max(1, int(generation.params.get("n") or 1)))
     if budget.measure == Budget.Measure.IMAGES:
-        return Decimal(max(1, int(generation.params.get("n") or 1)))
+        return count
+    if budget.measure == Budget.Measure.CREDITS:
+        most = MAX_CREDITS_PER_IMAGE.get(generation.vendor)
+        return None if most is None else most * count
     guess = estimate(
         generation.vendor, generation.model, generation.params, generation.credential_id
     )
@@ -317,6 +328,8 @@ def actual(reservation: Reservation, budget: Budget) -> Decimal:
     if budget.measure == Budget.Measure.IMAGES:
         return Decimal(Image.objects.filter(generation_id=reservation.generation_id).count())
     rows = CreditEntry.objects.filter(generation_id=reservation.generation_id)
+    if budget.measure == Budget.Measure.CREDITS:
+        return rows.filter(kind="credits").aggregate(s=Sum("amount"))["s"] or ZERO
     if rows.filter(money__isnull=True).exists():
         return reservation.amount  # spend the price book cannot value: keep the estimate
     return rows.filter(currency=budget.currency).aggregate(s=Sum("money"))["s"] or ZERO
@@ -346,6 +359,10 @@ def used(budget: Budget, start: datetime, end: datetime, member=None) -> Decimal
 def quantity(value: Decimal, budget: Budget) -> str:
     if budget.measure == Budget.Measure.IMAGES:
         return images(value)
+    if budget.measure == Budget.Measure.CREDITS:
+        value = Decimal(value).normalize()
+        count = int(value) if value == value.to_integral_value() else 2
+        return ngettext("%(n)s credit", "%(n)s credits", count) % {"n": f"{value:f}"}
     return money(value, budget.currency)
 
 
@@ -371,6 +388,11 @@ def describe(budget: Budget) -> str:
 
 def refusal(budget: Budget, left: Decimal, need: Decimal | None, resets: datetime) -> str:
     when = timezone.localtime(resets).strftime("%Y-%m-%d %H:%M")
+    if need is None and budget.measure == Budget.Measure.CREDITS:
+        return _(
+            "%(budget)s is in vendor credits and this vendor does not document how many an "
+            "image may take, so the job cannot be counted against it and was not sent."
+        ) % {"budget": describe(budget)}
     if need is None:
         return _(
             "%(budget)s is in %(currency)s and this vendor and model have no price in it, so "

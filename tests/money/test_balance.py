@@ -1,5 +1,6 @@
-"""Fresh balances: after a job on a vendor whose balance a free call reads, the key's last
-known balance is read again (through the real engine and a fake new-api relay)."""
+"""Through the real engine and fake vendors: fresh balances (after a job on a vendor whose
+balance a free call reads, the key's last known balance is read again), and a limit in vendor
+credits that holds the documented most and settles to what the vendor charged."""
 
 from __future__ import annotations
 
@@ -44,3 +45,28 @@ def test_a_vendor_without_a_free_balance_call_is_left_alone(alice, start_fake):
     key = credential(alice, "lemondata")  # no management token: no balance to read
     assert not ledger.refresh_balance(key.pk)
     assert Credential.objects.get(pk=key.pk).balance is None
+
+
+def test_a_credits_limit_holds_the_documented_most_then_settles_to_what_was_charged(
+    alice, start_fake
+):
+    """GirlGeneratorAI documents 1–3 credits an image: 3 are held until the vendor says."""
+    from django.core.exceptions import ValidationError
+
+    from studio.money import services
+    from studio.money.models import Budget, Reservation
+
+    fake = start_fake("girlgenerator", credits=100)
+    key = credential(alice, "girlgenerator")
+    services.set_budget(Budget(scope="own", measure="credits", limit=Decimal(5)), alice)
+    job = {"vendor": "girlgenerator", "credential": key, "model": "default", "prompt": "p"}
+    first = create_generation(alice, **job)
+    with pytest.raises(ValidationError) as refused:
+        create_generation(alice, **job)  # 3 held + 3 more would pass 5
+    assert "2 credits left" in refused.value.messages[0]
+    assert "needs 3 credits" in refused.value.messages[0]
+    drive(first)
+    charged = 100 - fake.keys[KEY].credits
+    assert 1 <= charged <= 3
+    create_generation(alice, **job)  # the first now counts what it cost
+    assert Reservation.objects.get(generation=first).spent == charged

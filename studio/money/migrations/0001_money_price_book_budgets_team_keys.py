@@ -40,7 +40,11 @@ class Migration(migrations.Migration):
                 (
                     "measure",
                     models.CharField(
-                        choices=[("money", "money"), ("images", "images")],
+                        choices=[
+                            ("money", "money"),
+                            ("images", "images"),
+                            ("credits", "vendor credits"),
+                        ],
                         max_length=10,
                         verbose_name="measured in",
                     ),
