@@ -491,3 +491,28 @@ def set_budget(budget: Budget, by) -> Budget:
 def remove_budget(budget: Budget, by) -> None:
     log_budget(budget, by, f"{by.get_username()} removed: {describe(budget)}")
     budget.delete()
+
+
+def warnings_for(user, credential: Credential | None) -> list[str]:
+    """Sentences for the generate form: each budget covering a job on this key that is 80 %
+    used or more, with what is left and when it resets."""
+    if credential is None:
+        return []
+    probe = Generation(
+        owner=user, owner_id=user.pk, credential=credential, vendor=credential.vendor
+    )
+    notes = []
+    for budget in applicable(probe):
+        budget.credential = credential if budget.credential_id else None
+        state = state_of(budget, user if budget.scope == Budget.Scope.MEMBER else None)
+        if state.warn:
+            notes.append(
+                _("%(budget)s is %(percent)s percent used: %(left)s left until %(when)s.")
+                % {
+                    "budget": state.label,
+                    "percent": state.percent,
+                    "left": state.left_text,
+                    "when": timezone.localtime(state.resets).strftime("%Y-%m-%d %H:%M"),
+                }
+            )
+    return notes

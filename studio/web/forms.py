@@ -301,6 +301,10 @@ class GenerateForm(forms.Form):
         )
 
     @cached_property
+    def budget_warnings(self) -> list[str]:
+        return money.warnings_for(self.owner, self.credential)
+
+    @cached_property
     def chosen_references(self) -> list[ReferenceImage]:
         """References already uploaded, to show and to carry through a re-rendered form."""
         if self.is_bound and hasattr(self, "cleaned_data"):

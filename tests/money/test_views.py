@@ -134,3 +134,17 @@ def test_it_speaks_chinese(alice_client, alice, key):
         with pytest.raises(ValidationError) as refused:
             create_generation(alice, **job)
     assert "被预算拒绝" in refused.value.messages[0] and "0 张图片" in refused.value.messages[0]
+
+
+def test_the_generate_form_warns_at_80_percent(alice_client, alice, key):
+    services.set_budget(
+        Budget(scope="own", credential=key, measure="images", limit=Decimal(5)), alice
+    )
+    job = {"vendor": "girlgenerator", "credential": key, "model": "default", "prompt": "p"}
+    for _ in range(3):
+        create_generation(alice, **job)
+    assert "percent used" not in alice_client.get("/", {"key": key.pk}).content.decode()
+    create_generation(alice, **job)
+    page = alice_client.get("/", {"key": key.pk}).content.decode()
+    assert "Your own limit on “studio key” (5 images a calendar month) is 80 percent used: " in page
+    assert "1 image left until" in page
