@@ -113,6 +113,9 @@ class CredentialEvent(models.Model):
         REVOKED = "revoked", _("Revoked")
         DELETED = "deleted", _("Deleted")
         USED_AFTER_REVOCATION = "used_after_revocation", _("Use attempted after revocation")
+        SHARED = "shared", _("Shared with a team")
+        UNSHARED = "unshared", _("Sharing stopped")
+        BUDGET = "budget", _("Budget changed")
 
     credential = models.ForeignKey(
         Credential, models.SET_NULL, null=True, blank=True, related_name="events"

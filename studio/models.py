@@ -176,6 +176,14 @@ class CreditEntry(models.Model):
     balance_after = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     raw = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Copied from the job, like `vendor`: the money totals by model read the ledger alone.
+    model = models.CharField(max_length=100, blank=True)
+    # The row's value in money at the price of its day (studio.money); empty when not priced.
+    money = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    price = models.ForeignKey(
+        "money.Price", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -190,6 +198,21 @@ class CreditEntry(models.Model):
             models.Index(
                 fields=["owner", "credential", "vendor", "unit", "created_at", "amount"],
                 name="credit_spend_per_key",
+            ),
+            # Covers the money totals (studio/web/credits.py): their grouping over a user's
+            # whole ledger reads this index alone.
+            models.Index(
+                fields=[
+                    "owner",
+                    "currency",
+                    "vendor",
+                    "model",
+                    "credential",
+                    "created_at",
+                    "money",
+                    "amount",
+                ],
+                name="credit_money_totals",
             ),
         ]
 

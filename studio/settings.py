@@ -195,6 +195,7 @@ INSTALLED_APPS = [
     "studio.api",
     "corsheaders",
     "studio.downloads",
+    "studio.money",
 ]
 
 MIDDLEWARE = [

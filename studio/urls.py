@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("studio.compare.urls")),
     path("", include("studio.api.urls")),
     path("", include("studio.downloads.urls")),
+    path("", include("studio.money.urls")),
 ]

@@ -21,6 +21,8 @@ from studio.api import services as api
 from studio.compare import services as compare
 from studio.engine.references import SALT, save_reference
 from studio.models import Image
+from studio.money import services as money
+from studio.money.models import Budget, Price
 from studio.sharing import services as sharing
 from studio.sharing.models import Collection
 from tests.web.conftest import make_image, make_job, png
@@ -153,6 +155,13 @@ ROUTES: dict[str, Route] = {
     "api/guide.md": Route("user"),
     "tokens/": Route("user"),
     "tokens/<id:pk>/revoke/": Route("owner", "POST", "api_token"),
+    "money/": Route("user"),
+    "money/budgets/": Route("user", "POST"),
+    "money/budgets/<id:pk>/delete/": Route("owner", "POST", "budget"),
+    "money/shares/": Route("user", "POST"),
+    "money/shares/<id:pk>/stop/": Route("owner", "POST", "key_share"),
+    "money/prices/": Route("user", "POST"),
+    "money/prices/<id:pk>/delete/": Route("owner", "POST", "own_price"),
 }
 # Django's admin: staff only, checked in its own test below.
 EXCLUDED_PREFIXES = ("admin/",)
@@ -184,15 +193,18 @@ def objects(owner) -> dict[str, object]:
     deleted.deleted_at = timezone.now()
     deleted.save()
     image = make_image(owner)
+    key = add_credential(owner, "aioagi", "key", "sk-aioagi-0123456789abcdef")
+    shared = sharing_objects(owner, image)
     return {
         "job": make_job(owner),
         "image": image,
         "deleted_image": deleted,
         "reference": save_reference(owner, png()),
-        "key": add_credential(owner, "aioagi", "key", "sk-aioagi-0123456789abcdef"),
-        **sharing_objects(owner, image),
+        "key": key,
+        **shared,
         **compare_objects(owner),
         **api_objects(owner, image),
+        **money_objects(owner, key, shared["team"]),
     }
 
 
@@ -202,6 +214,23 @@ def api_objects(owner, image) -> dict[str, object]:
         "api_token": token,
         "api_job": Params({"id:job_id": image.generation_id}),
         "api_file": Params({"str:token": signing.dumps(image.pk, salt=api.FILE_SALT)}),
+    }
+
+
+def money_objects(owner, key, team) -> dict[str, object]:
+    budget = Budget.objects.create(owner=owner, scope="own", measure="images", limit=5)
+    price = Price.objects.create(
+        vendor="aioagi",
+        per="images",
+        amount=1,
+        currency="USD",
+        valid_from="2026-01-01",
+        credential=key,
+    )
+    return {
+        "budget": budget,
+        "key_share": money.share_key(key, team, owner),
+        "own_price": price,
     }
 
 

@@ -28,6 +28,7 @@ from accounts.teams import InviteForm, TeamForm
 from studio.api.forms import TokenForm
 from studio.compare.forms import CompareForm
 from studio.compare.services import MAX_TARGETS
+from studio.money.forms import BudgetForm, PriceForm, ShareForm
 from studio.sharing import services as sharing
 from studio.sharing.forms import AddToCollectionForm, CollectionForm, ShareLinkForm
 from studio.web.credits import LedgerFilters
@@ -150,6 +151,13 @@ READS: dict[str, tuple[Reads, ...]] = {
     "compare/<id:pk>/columns/<id:column_pk>/": (Reads(("seen",)),),
     "compare/<id:pk>/columns/<id:column_pk>/cancel/": NOTHING,
     "compare/<id:pk>/columns/<id:column_pk>/rerun/": NOTHING,
+    "money/": NOTHING,
+    "money/budgets/": (Reads(tuple(BudgetForm.base_fields)),),
+    "money/budgets/<id:pk>/delete/": NOTHING,
+    "money/shares/": (Reads(tuple(ShareForm.base_fields)),),
+    "money/shares/<id:pk>/stop/": NOTHING,
+    "money/prices/": (Reads(tuple(PriceForm.base_fields)),),
+    "money/prices/<id:pk>/delete/": NOTHING,
     "vendors/": (Reads(("team",)),),
     # --- The API (bearer endpoints get hostile bodies in tests/api/test_openai_api.py) ---
     "api/openapi.json": NOTHING,

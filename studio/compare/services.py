@@ -29,6 +29,7 @@ from accounts.models import Credential
 from studio.compare.models import Column, Comparison
 from studio.engine import services as engine
 from studio.models import CreditEntry, Generation, Image, ReferenceImage
+from studio.money import services as money
 from studio.vendors.base import ModelSpec
 from studio.web import search
 
@@ -67,9 +68,12 @@ def targets_for(owner: User) -> list[Target]:
         Target(None, DEMO, m.name, _("Demo (offline, free)"), m.label)
         for m in engine.capabilities(DEMO).models
     ]
-    for credential in Credential.objects.usable().filter(owner=owner).order_by("vendor", "pk"):
+    # One's own keys and the team keys shared with one (studio.money).
+    credentials = sorted(money.usable_credentials(owner), key=lambda c: (c.vendor, c.pk))
+    for credential in credentials:
+        label = money.choice_label(credential, owner)
         targets += [
-            Target(credential, credential.vendor, m.name, str(credential), m.label)
+            Target(credential, credential.vendor, m.name, label, m.label)
             for m in engine.capabilities(credential.vendor, credential).models
         ]
     return targets
@@ -127,6 +131,16 @@ class Plan:
     @property
     def size(self) -> str | None:
         return self.params.get(self.spec.size_param) if self.spec.size_param else None
+
+    @property
+    def estimate(self) -> money.Estimate:
+        credential = self.target.credential
+        return money.estimate(
+            self.target.vendor,
+            self.target.model,
+            self.params,
+            credential.pk if credential else None,
+        )
 
 
 def takes_references(target: Target, spec: ModelSpec) -> bool:

@@ -24,6 +24,7 @@ from studio.engine import ledger, pacing, ratelimit, safehttp
 from studio.engine.state import fail, update
 from studio.engine.store import finish_download, store_results
 from studio.models import Generation
+from studio.money import services as money
 from studio.vendors import base_url_for, get_adapter
 from studio.vendors.base import (
     Accepted,
@@ -134,6 +135,11 @@ def submit(generation_id: int) -> None:
     problem = credential_problem(generation)
     if problem:
         fail(generation, Status.SUBMITTING, ErrorCode.BAD_CREDENTIAL, problem)
+        return
+    # A team key whose owner stopped sharing it since the job was queued: refused unsent.
+    problem = money.key_problem(generation)
+    if problem:
+        fail(generation, Status.SUBMITTING, "key_unavailable", problem)
         return
     # With the key's listed models: submit() validates the request again.
     adapter = get_adapter(generation.vendor, generation.credential)

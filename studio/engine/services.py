@@ -15,6 +15,7 @@ from studio.engine import jobs, state
 from studio.engine.images import ImageRejected as ImageRejected
 from studio.engine.references import save_reference as save_reference
 from studio.models import Generation, ReferenceImage
+from studio.money import services as money
 from studio.vendors import get_adapter
 from studio.vendors.base import Capabilities, GenerationRequest, Reference
 
@@ -46,8 +47,8 @@ def validate_generation(
     """The checks `create_generation` makes before anything is stored or sent, on their own
     (a comparison checks every target first). Raises ValidationError (field → message)."""
     params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-    if vendor != "demo" and (credential is None or credential.owner_id != owner.pk):
-        raise ValidationError({"credential": "Choose one of your keys."})
+    # One's own keys, or a team key shared with one (studio.money).
+    money.validate_key(owner, credential, vendor)
     if credential is not None and (credential.vendor != vendor or credential.revoked_at):
         raise ValidationError({"credential": "This key cannot be used for this vendor."})
     adapter = get_adapter(vendor, credential)
@@ -126,6 +127,9 @@ def create_generation(
         )
         if references:
             generation.references.set(references)
+        # Holds the job's estimate against its budgets, or refuses it (code "budget"): the
+        # whole transaction, row and task, is then rolled back.
+        money.reserve(generation)
         # Same transaction as the row (the ORM broker shares the database): both or neither.
         async_task(
             "studio.engine.tasks.submit_generation",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.engine import jobs, poller, recovery, store
+from studio.engine import jobs, ledger, poller, recovery, store
 
 
 def submit_generation(generation_id: int) -> None:
@@ -19,3 +19,7 @@ def resume_download(generation_id: int) -> None:
 
 def recover_generations() -> None:
     recovery.recover_generations()
+
+
+def refresh_balance(credential_id: int) -> None:
+    ledger.refresh_balance(credential_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max, QuerySet, Sum
+from django.contrib.auth.models import User
+from django.db.models import Case, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -21,7 +22,9 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Credential
 from studio.models import CreditEntry
-from studio.templatetags.studio import amount, unit_label, vendor_label
+from studio.money.services import money
+from studio.money.templatetags.money import units
+from studio.templatetags.studio import vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
@@ -71,19 +74,35 @@ class LedgerFilters(forms.Form):
         return urlencode({**values, **extra})
 
 
-def charts(entries: QuerySet, today: date) -> list[dict]:
+def visible_entries(user, credentials: list[Credential]) -> QuerySet:
+    """One's own spend and others' spend on one's keys (team keys); the demo's zero rows
+    (it is free) are left out. The keys by id, not through a join: the ledger's covering
+    index then answers the per-key sums alone."""
+    return CreditEntry.objects.filter(
+        Q(owner=user) | Q(credential_id__in=[c.pk for c in credentials])
+    ).exclude(vendor="demo", amount=0)
+
+
+def daily(entries: QuerySet, today: date) -> list[dict]:
+    """The last 30 days' spend by day, unit, vendor and currency, in units and in money: one
+    query for both charts (SQLite truncates each row's date in a Python function)."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    return list(
+        entries.filter(created_at__gte=start_of(first))
+        .annotate(day=TruncDate("created_at"))
+        .values("unit", "vendor", "currency", "day")
+        .annotate(total=Sum("amount"), money=Sum("money"))
+        .order_by()
+    )
+
+
+def charts(rows: list[dict], today: date) -> list[dict]:
     """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
     first = today - timedelta(days=CHART_DAYS - 1)
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
-    rows = (
-        entries.filter(created_at__gte=start_of(first))
-        .annotate(day=TruncDate("created_at"))
-        .values("unit", "day")
-        .annotate(total=Sum("amount"))
-    )
-    by_unit: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    by_unit: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
-        by_unit[row["unit"]][row["day"]] = row["total"]
+        by_unit[row["unit"]][row["day"]] += row["total"]
     result = []
     slot = CHART_WIDTH / CHART_DAYS
     # The bars' numbers and titles are formatted once here rather than by template filters
@@ -91,7 +110,6 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
     day_labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in days]
     for unit, totals in sorted(by_unit.items()):
         peak = max(totals.values()) or Decimal(1)
-        label = unit_label(unit)
         bars = []
         for i, day in enumerate(days):
             value = totals.get(day, Decimal(0))
@@ -102,7 +120,7 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
                     "x": f"{i * slot + 1:.1f}",
                     "y": f"{CHART_HEIGHT - height:.1f}",
                     "height": f"{height:.1f}",
-                    "title": f"{day_labels[i]}: {amount(value) if value else 0} {label}",
+                    "title": f"{day_labels[i]}: {units(value, unit)}",
                 }
             )
         total = sum(totals.values(), Decimal(0))
@@ -120,9 +138,139 @@ def charts(entries: QuerySet, today: date) -> list[dict]:
     return result
 
 
+def money_chart(rows: list[dict], today: date) -> list[dict]:
+    """Daily spend in money, one stacked bar per day with a segment per vendor; one chart
+    per currency (they cannot share an axis either)."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    rows = [r for r in rows if r["money"] is not None]
+    table: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(Decimal))
+    )
+    for row in rows:
+        table[row["currency"]][row["day"]][row["vendor"]] += row["money"]
+    slot = CHART_WIDTH / CHART_DAYS
+    day_labels = [
+        formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
+        for i in range(CHART_DAYS)
+    ]
+    vendor_labels = {v: vendor_label(v) for v in {r["vendor"] for r in rows}}
+    result = []
+    for currency, days in sorted(table.items()):
+        peak = max(sum(v.values(), Decimal(0)) for v in days.values()) or Decimal(1)
+        vendors = sorted({v for by_vendor in days.values() for v in by_vendor})
+        segments = []
+        for i in range(CHART_DAYS):
+            day = first + timedelta(days=i)
+            top = float(CHART_HEIGHT)
+            for vendor in vendors:
+                value = days.get(day, {}).get(vendor)
+                if not value:
+                    continue
+                height = round(float(value / peak) * CHART_HEIGHT, 1)
+                top -= height
+                segments.append(
+                    {
+                        "x": f"{i * slot + 1:.1f}",
+                        "y": f"{top:.1f}",
+                        "height": f"{height:.1f}",
+                        "vendor": vendor,
+                        "title": f"{day_labels[i]}, {vendor_labels[vendor]}: "
+                        f"{money(value, currency)}",
+                    }
+                )
+        total = sum((sum(v.values(), Decimal(0)) for v in days.values()), Decimal(0))
+        result.append(
+            {
+                "currency": currency,
+                "segments": segments,
+                "vendors": [(v, vendor_labels[v]) for v in vendors],
+                "peak": money(peak, currency),
+                "total": money(total, currency),
+                "width": f"{slot - 2:.1f}",
+                "first": day_labels[0],
+                "last": day_labels[-1],
+            }
+        )
+    return result
+
+
+def month_starts(first: datetime, last: datetime) -> list[datetime]:
+    """The local months from `first`'s to `last`'s, as aware datetimes at their start."""
+    day = timezone.localdate(first).replace(day=1)
+    end = timezone.localdate(last)
+    starts = []
+    while day <= end:
+        starts.append(start_of(day))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return starts
+
+
+def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
+    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
+    month, per currency: one grouped query answered by a covering index (no join), rolled up
+    here. A row's month is a CASE over the months' starts: truncating 10,000 dates in SQLite
+    calls a Python function per row (benchmarks/README.md)."""
+    priced = entries.filter(money__isnull=False).order_by()
+    span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
+        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
+    starts = month_starts(span["first"], span["last"])
+    # Newest first: most spend is recent, so most rows stop at the first comparison or two.
+    bucket = Case(
+        *[
+            When(created_at__gte=start, then=Value(i))
+            for i, start in reversed(list(enumerate(starts)))
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    rows = list(
+        priced.annotate(bucket=bucket)
+        .values("vendor", "model", "credential_id", "owner_id", "currency", "bucket")
+        .annotate(total=Sum("money"))
+    )
+    keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
+    names = dict(
+        User.objects.filter(pk__in={r["owner_id"] for r in rows}).values_list("pk", "username")
+    )
+    groups = {
+        "vendor": ("vendor",),
+        "model": ("vendor", "model"),
+        "key": ("credential_id",),
+        "member": ("owner_id",),
+        "month": ("bucket",),
+    }
+    sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
+    for row in rows:
+        key = keys.get(row["credential_id"])
+        for name, fields in groups.items():
+            if name == "member" and (key is None or key.owner_id != user.pk):
+                continue
+            sums[name][(*(row[f] for f in fields), row["currency"])] += row["total"]
+
+    def listed(name: str, found: dict) -> list[dict]:
+        items = []
+        for key, total in found.items():
+            item = {"currency": key[-1], "total": total, "money": money(total, key[-1])}
+            if name == "key":
+                item["label"] = keys[key[0]].label if key[0] in keys else ""
+            elif name == "member":
+                item["label"] = names.get(key[0], "")
+            elif name == "month":
+                item["month"] = timezone.localdate(starts[key[0]])
+                item["label"] = item["month"].isoformat()
+            else:
+                item["label"] = key[-2]
+                item.update(zip(("vendor", "model"), key[:-1], strict=False))
+            items.append(item)
+        return sorted(items, key=lambda i: (str(i["label"]), i["currency"]))
+
+    return {name: listed(name, sums[name]) for name in groups}
+
+
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
     spent = (
-        CreditEntry.objects.filter(owner=owner)
+        visible_entries(owner, credentials)
         .values("credential_id", "vendor", "unit")
         .annotate(total=Sum("amount"), last=Max("created_at"))
         .order_by("vendor", "credential_id", "unit")
@@ -134,8 +282,11 @@ def summaries(owner, credentials: list[Credential]) -> list[dict]:
         {"credential": c, "vendor": c.vendor, "spent": by_key.pop((c.pk, c.vendor), [])}
         for c in credentials
     ]
-    # Spend without a key row: the demo, and keys deleted since.
-    rows += [{"credential": None, "vendor": v, "spent": s} for (_pk, v), s in by_key.items()]
+    # Team keys of others that this user spent on, then the demo and keys deleted since.
+    others = Credential.objects.in_bulk([pk for pk, _v in by_key if pk])
+    rows += [
+        {"credential": others.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()
+    ]
     return rows
 
 
@@ -143,14 +294,18 @@ def summaries(owner, credentials: list[Credential]) -> list[dict]:
 def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
+    entries = filters.apply(visible_entries(request.user, credentials))
     page, next_cursor = keyset_page(
-        entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
+        entries.select_related("credential", "owner"), request.GET.get("after"), PAGE_SIZE
     )
+    today = timezone.localdate()
+    days = daily(entries, today)
     ctx = {
         "filters": filters,
         "summaries": summaries(request.user, credentials),
-        "charts": charts(entries, timezone.localdate()),
+        "charts": charts(days, today),
+        "money_charts": money_chart(days, today),
+        "totals": money_totals(request.user, entries),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
@@ -179,10 +334,12 @@ def plain(value: Decimal | None) -> str:
 def export(request: HttpRequest) -> StreamingHttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
-    entries = filters.apply(CreditEntry.objects.filter(owner=request.user))
-    entries = entries.select_related("credential").order_by("-created_at", "-pk")
+    entries = filters.apply(visible_entries(request.user, credentials))
+    entries = entries.select_related("credential", "owner", "price").order_by("-created_at", "-pk")
     writer = csv.writer(Echo())
     header = ["time", "vendor", "key", "job", "kind", "amount", "unit", "balance_after"]
+    # Money columns after the old ones, so that readers of the old layout keep working.
+    header += ["money", "currency", "price_of", "member"]
 
     def rows():
         yield writer.writerow(header)
@@ -198,6 +355,10 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
                     plain(e.amount),
                     e.unit,
                     plain(e.balance_after),
+                    plain(e.money),
+                    e.currency,
+                    e.price.valid_from.isoformat() if e.price else "",
+                    csv_cell(e.owner.get_username()),
                 ]
             )
 

@@ -15,10 +15,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from accounts.models import Credential
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import Generation, ReferenceImage
+from studio.money import services as money
 from studio.vendors import get_adapter
 from studio.vendors.base import Adapter, ModelSpec, parse_size
 from studio.web.params import IdsField
@@ -103,11 +103,13 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-def key_label(credential: Credential) -> str:
-    """A key as the picker shows it: one that failed its check says so before it is chosen."""
+def key_label(credential: Credential, user) -> str:
+    """A key as the picker shows it (a team key as its label and owner, never its last
+    characters); one that failed its check says so before it is chosen."""
+    label = money.choice_label(credential, user)
     if credential.status == Credential.Status.FAILED:
-        return str(_("%(key)s (failed verification)") % {"key": credential})
-    return str(credential)
+        return str(_("%(key)s (failed verification)") % {"key": label})
+    return str(label)
 
 
 def clean_references(form: forms.Form, data: dict) -> list[ReferenceImage]:
@@ -164,11 +166,12 @@ class GenerateForm(forms.Form):
     def __init__(self, owner, data=None, files=None, initial=None) -> None:
         super().__init__(data, files, initial=initial)
         self.owner = owner
-        self.credentials = list(Credential.objects.usable().filter(owner=owner))
+        # One's own keys and the team keys shared with one (studio.money).
+        self.credentials = money.usable_credentials(owner)
         values = self.data if self.is_bound else (self.initial or {})
         self._values = values
 
-        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), key_label(c)) for c in self.credentials]
+        keys = [(DEMO, DEMO_LABEL)] + [(str(c.pk), key_label(c, owner)) for c in self.credentials]
         self.fields["key"].choices = keys
         last_key, last_model = self._last_used()
         key = self._pick(values.get("key"), [k for k, _ in keys], last_key or self._default_key())
@@ -351,6 +354,21 @@ class GenerateForm(forms.Form):
     @property
     def cost_hint(self):
         return COST_HINTS.get(self.vendor, _("Not published by the vendor."))
+
+    @property
+    def estimate(self) -> money.Estimate:
+        """The job's cost before it is sent, from the price book (templates/money/)."""
+        params = {k: self._values.get(k) for k in ("n", "quality", self.spec.size_param)}
+        return money.estimate(
+            self.vendor,
+            self.spec.name,
+            {k: v for k, v in params.items() if k and v},
+            self.credential.pk if self.credential else None,
+        )
+
+    @cached_property
+    def budget_warnings(self) -> list[str]:
+        return money.warnings_for(self.owner, self.credential)
 
     @cached_property
     def chosen_references(self) -> list[ReferenceImage]:

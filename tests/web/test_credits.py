@@ -45,7 +45,7 @@ def test_it_shows_balances_spend_chart_and_ledger(alice_client, alice, bob):
     assert "<svg" in content and content.count('class="bar"') == 60  # 30 days × 2 units
     today = date_format(timezone.localdate(), "SHORT_DATE_FORMAT")
     assert f"<title>{today}: 1.5 credits</title>" in content
-    assert f"<title>{today}: 1 images</title>" in content
+    assert f"<title>{today}: 1 image</title>" in content  # singular (issue 15)
     assert "credits: 3.5 in all" in content
     assert len(r.context["entries"]) == 3
     assert "bobcoins" not in content
@@ -76,10 +76,12 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(alice_client, alice
     assert r["Content-Type"] == "text/csv; charset=utf-8"
     assert r["Content-Disposition"] == 'attachment; filename="studio-credits.csv"'
     lines = b"".join(r.streaming_content).decode().splitlines()
-    assert lines[0] == "time,vendor,key,job,kind,amount,unit,balance_after"
+    assert lines[0] == (
+        "time,vendor,key,job,kind,amount,unit,balance_after,money,currency,price_of,member"
+    )
     assert len(lines) == 2
     assert lines[1].endswith(
-        f",girlgenerator,'=HYPERLINK(1) …6789,{e.generation_id},credits,3,credits,100"
+        f",girlgenerator,'=HYPERLINK(1) …6789,{e.generation_id},credits,3,credits,100,,,,alice"
     )
 
 

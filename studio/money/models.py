@@ -1,0 +1,153 @@
+"""Money's rows: dated prices, budgets and their reservations, keys shared with a team."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Price(models.Model):
+    """What one unit of a vendor's spend costs in money from a given day on.
+
+    Blank model, size or quality means "any"; the most specific row wins. A row with a
+    credential is that key's owner's own price (a reseller's), and beats the operator's."""
+
+    class Per(models.TextChoices):
+        IMAGE = "images", _("per image")
+        CREDIT = "credits", _("per vendor credit")
+        TOKENS = "tokens", _("per 1,000 tokens")
+
+    vendor = models.CharField(_("vendor"), max_length=32)
+    model = models.CharField(_("model"), max_length=100, blank=True)
+    size = models.CharField(_("size"), max_length=20, blank=True)
+    quality = models.CharField(_("quality"), max_length=20, blank=True)
+    per = models.CharField(_("unit"), max_length=10, choices=Per)
+    amount = models.DecimalField(_("price"), max_digits=14, decimal_places=6)
+    currency = models.CharField(_("currency"), max_length=3)
+    valid_from = models.DateField(_("valid from"))
+    source = models.CharField(_("source"), max_length=300, blank=True)
+    credential = models.ForeignKey(
+        "accounts.Credential", models.CASCADE, null=True, blank=True, related_name="prices"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["vendor", "model", "size", "quality", "-valid_from", "pk"]
+        indexes = [models.Index(fields=["vendor", "per", "valid_from"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.model or '*'} {self.amount} {self.currency} {self.per}"
+
+
+class Budget(models.Model):
+    """A limit on spend in one period: on a user's own keys, on each member of a team key,
+    or on a team key in total."""
+
+    class Scope(models.TextChoices):
+        OWN = "own", _("My own use of my keys")
+        MEMBER = "member", _("Each member on a team key")
+        KEY = "key", _("A team key in total")
+
+    class Measure(models.TextChoices):
+        MONEY = "money", _("money")
+        IMAGES = "images", _("images")
+        CREDITS = "credits", _("vendor credits")
+
+    class Period(models.TextChoices):
+        MONTH = "month", _("Calendar month")
+        DAYS = "days", _("Every N days")
+
+    # Who set it: the user for their own use, the key's owner for a team key.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    scope = models.CharField(_("applies to"), max_length=10, choices=Scope)
+    # For "own": one key, or blank for all of the owner's keys. For team budgets: the key.
+    credential = models.ForeignKey(
+        "accounts.Credential", models.CASCADE, null=True, blank=True, related_name="budgets"
+    )
+    measure = models.CharField(_("measured in"), max_length=10, choices=Measure)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    limit = models.DecimalField(_("limit"), max_digits=14, decimal_places=6)
+    period = models.CharField(_("period"), max_length=10, choices=Period, default=Period.MONTH)
+    period_days = models.PositiveSmallIntegerField(_("days"), null=True, blank=True)
+    starts_on = models.DateField(_("starting on"), default=timezone.localdate)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scope", "credential_id", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(limit__gte=0), name="budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(scope="own") | Q(credential__isnull=False),
+                name="team_budget_has_a_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()}: {self.limit} {self.currency or self.measure}"
+
+
+class Reservation(models.Model):
+    """A job's estimate held against a budget from its creation, settled to the real spend
+    once the job has ended."""
+
+    budget = models.ForeignKey(Budget, models.CASCADE, related_name="reservations")
+    generation = models.ForeignKey("studio.Generation", models.CASCADE, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=6)
+    # The real spend, once known; until then the estimate counts.
+    spent = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "generation"], name="reserve_once"),
+        ]
+        indexes = [models.Index(fields=["budget", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} for job {self.generation_id}"
+
+
+class KeyShare(models.Model):
+    """A vault key its owner lets a team's members use, without ever showing it to them."""
+
+    credential = models.ForeignKey("accounts.Credential", models.CASCADE, related_name="shares")
+    team = models.ForeignKey("accounts.Team", models.CASCADE, related_name="key_shares")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "team"],
+                condition=Q(stopped_at__isnull=True),
+                name="one_live_share_per_key_and_team",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential} → {self.team}"
+
+
+class BudgetEvent(models.Model):
+    """The budgets' audit trail: who set, changed or removed which limit, in words."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    credential = models.ForeignKey(
+        "accounts.Credential", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.message

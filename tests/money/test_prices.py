@@ -1,0 +1,138 @@
+"""The price book: which price applies, money on ledger rows, and exact totals across a
+price change."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.vault import add_credential
+from studio.engine import ledger
+from studio.models import CreditEntry
+from studio.money import services
+from studio.money.models import Price
+from studio.vendors.base import Spend
+from tests.web.conftest import make_job
+
+
+def price(vendor="girlgenerator", per="credits", amount="0.10", on=date(2026, 11, 1), **kw):
+    return Price.objects.create(
+        vendor=vendor,
+        per=per,
+        amount=Decimal(amount),
+        currency=kw.pop("currency", "CNY"),
+        valid_from=on,
+        **kw,
+    )
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return timezone.make_aware(datetime(day.year, day.month, day.day, hour))
+
+
+def test_it_picks_the_key_price_then_the_most_specific_then_the_newest(alice, key):
+    operator = price(amount="0.10")
+    newer = price(amount="0.12", on=date(2026, 11, 15))
+    model = price(amount="0.20", model="default", on=date(2026, 10, 1))
+    own = price(amount="0.08", credential=key, on=date(2026, 11, 10))
+
+    def pick(day, credential_id=None, model_name="default"):
+        return services.price_for("girlgenerator", model_name, {}, "credits", day, credential_id)
+
+    assert pick(date(2026, 11, 5), model_name="other") == operator
+    assert pick(date(2026, 11, 20), model_name="other") == newer
+    assert pick(date(2026, 11, 20)) == model  # a price for the model beats a newer general one
+    assert pick(date(2026, 11, 20), key.pk) == own  # the key's own price beats them all
+    assert pick(date(2026, 11, 5), key.pk) == model  # not yet valid on the 5th
+    assert pick(date(2026, 9, 1)) is None  # before any price: not priced, never guessed
+    assert (
+        services.price_for("aioagi", "gpt-image-2", {}, "images", date(2026, 11, 20), None) is None
+    )
+
+
+def test_money_totals_are_exact_across_a_price_change(alice_client, alice, bob, key):
+    price(amount="0.10")  # ¥0.10 a credit from 1 November
+    price(amount="0.125", on=date(2026, 11, 15))  # ¥0.125 from the 15th
+    tokens = add_credential(alice, "aioagi", "tokens key", "sk-aioagi-00112233445566")
+    price(vendor="aioagi", per="tokens", amount="0.04", currency="USD", on=date(2026, 11, 1))
+    rows = [
+        (key, "credits", "3", date(2026, 11, 10)),  # 3 × 0.10 = 0.30
+        (key, "credits", "1", date(2026, 11, 14)),  # 1 × 0.10 = 0.10
+        (key, "credits", "7", date(2026, 11, 15)),  # 7 × 0.125 = 0.875
+        (key, "credits", "2", date(2026, 12, 1)),  # 2 × 0.125 = 0.25
+        (tokens, "tokens", "1500", date(2026, 11, 20)),  # 1.5 × 0.04 = 0.06
+        (key, "credits", "5", date(2026, 10, 31)),  # before any price: not priced
+    ]
+    for credential, kind, amount, day in rows:
+        job = make_job(alice, credential=credential, vendor=credential.vendor, model="default")
+        entry = CreditEntry(
+            owner=alice,
+            credential=credential,
+            generation=job,
+            vendor=credential.vendor,
+            model=job.model,
+            kind=kind,
+            amount=Decimal(amount),
+            unit=kind,
+            created_at=at(day),
+        )
+        services.price_entry(entry, job)
+        entry.save()
+    assert list(CreditEntry.objects.order_by("created_at").values_list("money", flat=True)) == [
+        None,
+        Decimal("0.3"),
+        Decimal("0.1"),
+        Decimal("0.875"),
+        Decimal("0.06"),
+        Decimal("0.25"),
+    ]
+    r = alice_client.get("/credits/")
+    totals = r.context["totals"]
+    by_vendor = {(t["vendor"], t["currency"]): t["total"] for t in totals["vendor"]}
+    assert by_vendor == {
+        ("girlgenerator", "CNY"): Decimal("1.525"),
+        ("aioagi", "USD"): Decimal("0.06"),
+    }
+    by_month = {(t["month"].month, t["currency"]): t["total"] for t in totals["month"]}
+    assert by_month == {
+        (11, "CNY"): Decimal("1.275"),
+        (11, "USD"): Decimal("0.06"),
+        (12, "CNY"): Decimal("0.25"),
+    }
+    assert [(t["vendor"], t["model"], t["money"]) for t in totals["model"]] == [
+        ("girlgenerator", "default", "¥1.525"),
+        ("aioagi", "default", "$0.06"),
+    ]
+    assert {t["label"]: t["money"] for t in totals["key"]} == {
+        "studio key": "¥1.525",
+        "tokens key": "$0.06",
+    }
+    content = r.content.decode()
+    assert "¥0.875" in content and "not priced" in content
+
+
+def test_the_ledger_values_each_row_when_it_is_written(alice, key):
+    price(amount="0.5", on=timezone.localdate())
+    job = make_job(alice, credential=key, vendor="girlgenerator", model="default")
+    ledger.record_spend(job, Spend(credits_used=Decimal(3), credits_remaining=Decimal(97)))
+    entry = CreditEntry.objects.get(generation=job)
+    assert (entry.money, entry.currency, entry.price.amount) == (
+        Decimal("1.5"),
+        "CNY",
+        Decimal("0.5"),
+    )
+    # A later price does not change a row already written.
+    Price.objects.update(amount=Decimal("9"))
+    entry.refresh_from_db()
+    assert entry.money == Decimal("1.5")
+
+
+def test_estimates_say_how_they_are_made_or_that_there_is_no_price(alice, key):
+    assert str(services.estimate("girlgenerator", "default", {}, key.pk)).startswith("Not priced")
+    price(vendor="lemondata", per="images", amount="0.21", on=date(2026, 11, 1), model="m")
+    guess = services.estimate("lemondata", "m", {"n": 4}, None, day=date(2026, 12, 1))
+    assert guess.total == Decimal("0.84")
+    assert str(guess) == "about ¥0.84: 4 images × ¥0.21, price book of 2026-11-01"
+    assert str(services.estimate("demo", "demo", {}, None)).startswith("Free")
