@@ -15,6 +15,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from accounts.models import Credential
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import Generation, ReferenceImage
@@ -201,7 +202,13 @@ class GenerateForm(forms.Form):
     def _default_key(self) -> str:
         """Before the first job: a default key that did not fail its check, else the demo."""
         default = next(
-            (c for c in self.credentials if c.is_default and c.status != c.Status.FAILED), None
+            (
+                c
+                for c in self.credentials
+                # A team key is its owner's default, not the member's.
+                if c.is_default and c.owner_id == self.owner.pk and c.status != c.Status.FAILED
+            ),
+            None,
         )
         return str(default.pk) if default else DEMO
 
@@ -460,7 +467,8 @@ def reference_target(owner) -> dict[str, str]:
             spec = current.spec
         return {"key": current["key"].value(), "model": spec.name}
     for credential in current.credentials:
-        if credential.is_default and credential.status != Credential.Status.FAILED:
+        own = credential.owner_id == current.owner.pk  # a team key is its owner's default
+        if credential.is_default and own and credential.status != Credential.Status.FAILED:
             spec = reference_model(credential.vendor, credential)
             if spec is not None:
                 return {"key": str(credential.pk), "model": spec.name}
