@@ -223,9 +223,16 @@ def image_for_file_token(token: str) -> Image | None:
 
 
 def cost_of(generation: Generation) -> list[dict]:
-    """What the ledger holds for the job, in the vendor's own units."""
+    """What the ledger holds for the job, in the vendor's own units and, where the price book
+    prices it, in money at the price of its day (`money` null when not priced)."""
     return [
-        {"kind": e.kind, "amount": str(e.amount.normalize()), "unit": e.unit}
+        {
+            "kind": e.kind,
+            "amount": str(e.amount.normalize()),
+            "unit": e.unit,
+            "money": None if e.money is None else str(e.money.normalize()),
+            "currency": e.currency or None,
+        }
         for e in generation.spend.all()
     ]
 

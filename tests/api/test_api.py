@@ -155,3 +155,50 @@ def test_edits_refuse_a_missing_or_bad_image_and_a_mask(client, alice):
     read_only = bearer(token_for(alice, "read"))
     r = client.post("/v1/images/edits", form, **read_only)
     assert r.status_code == 403
+
+
+def test_a_real_budget_refuses_an_api_job_with_402_and_nothing_is_queued(client, alice):
+    from decimal import Decimal
+
+    from studio.engine.services import create_generation
+    from studio.models import Generation
+    from studio.money import services as money
+    from studio.money.models import Budget
+
+    key = add_credential(alice, "girlgenerator", "studio key", "sk-girl-0123456789abcdef")
+    money.set_budget(Budget(scope="own", measure="images", limit=Decimal(1)), alice)
+    create_generation(
+        alice, vendor="girlgenerator", credential=key, model="default", prompt="the first"
+    )
+    r = client.post(
+        "/v1/images/generations",
+        json.dumps({"model": "girlgenerator/default", "prompt": "one too many"}),
+        content_type="application/json",
+        **bearer(token_for(alice)),
+    )
+    assert r.status_code == 402, r.content
+    error = r.json()["error"]
+    assert error["code"] == "budget" and "0 images left" in error["message"]
+    assert Generation.objects.count() == 1  # refused before anything was stored or sent
+
+
+def test_a_jobs_cost_carries_its_money_value_when_priced(client, alice):
+    from decimal import Decimal
+
+    from studio.models import CreditEntry
+
+    image = make_image(alice)
+    CreditEntry.objects.create(
+        owner=alice,
+        generation_id=image.generation_id,
+        vendor="aioagi",
+        kind="images",
+        amount=Decimal(2),
+        unit="images",
+        money=Decimal("0.420000"),
+        currency="CNY",
+    )
+    r = client.get(f"/api/v1/jobs/{image.generation_id}", **bearer(token_for(alice, "read")))
+    assert r.json()["studio"]["cost"] == [
+        {"kind": "images", "amount": "2", "unit": "images", "money": "0.42", "currency": "CNY"}
+    ]
