@@ -42,6 +42,11 @@ class Generation(models.Model):
     prompt = models.TextField()
     params = models.JSONField(default=dict, blank=True)
     references = models.ManyToManyField("ReferenceImage", blank=True, related_name="+")
+    # An edit's mask (OpenAI's images.edit `mask`): sent beside the references, where the model
+    # takes one (ModelSpec.masks).
+    mask = models.ForeignKey(
+        "ReferenceImage", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     retry_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="+")
 
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)

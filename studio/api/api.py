@@ -220,7 +220,7 @@ class ErrorBody(Schema):
 ERRORS = dict.fromkeys((400, 401, 402, 403, 404, 429, 502), ErrorBody)
 
 
-async def generate(request, body: dict, references: list | None = None):
+async def generate(request, body: dict, references: list | None = None, mask=None):
     owner = request.auth.owner
     target = await sync_to_async(services.resolve_target)(owner, body["model"])
     if target is None:
@@ -235,6 +235,14 @@ async def generate(request, body: dict, references: list | None = None):
     if references is not None:
         spec = engine.capabilities(target.vendor, target.credential).model(target.model)
         scene = "edit" if spec and "edit" in spec.scenes else "image-to-image"
+        if mask is not None and not (spec and spec.masks and scene == "edit"):
+            raise ApiError(
+                400,
+                f"“{body['model']}” takes no mask: send the edit without one, or choose a model "
+                "that documents masks (docs/api.md).",
+                "unsupported_parameter",
+                "mask",
+            )
     try:
         generation = await sync_to_async(engine.create_generation)(
             owner,
@@ -245,6 +253,7 @@ async def generate(request, body: dict, references: list | None = None):
             scene=scene,
             params=params,
             references=references or [],
+            mask=mask,
         )
     except DjangoValidationError as exc:
         raise refusal(exc, renamed) from None
@@ -284,15 +293,15 @@ class EditForm(Body):
 MAX_UPLOAD_BYTES = 25_000_000
 
 
-def save_uploads(owner, files) -> list:
+def save_uploads(owner, files, param: str = "image") -> list:
     references = []
     for upload in files:
         if upload.size > MAX_UPLOAD_BYTES:
-            raise ApiError(400, "Each image must be under 25 MB.", "invalid_value", "image")
+            raise ApiError(400, "Each image must be under 25 MB.", "invalid_value", param)
         try:
             references.append(engine.save_reference(owner, upload.read()))
         except engine.ImageRejected as exc:
-            raise ApiError(400, str(exc), "invalid_image", "image") from None
+            raise ApiError(400, str(exc), "invalid_image", param) from None
     return references
 
 
@@ -300,7 +309,8 @@ def save_uploads(owner, files) -> list:
     "v1/images/edits",
     auth=generate_auth,
     response={200: ImagesResponse, 202: ImagesResponse, **ERRORS},
-    summary="Edit images (OpenAI's images.edit): multipart `image` or `image[]`, and a prompt",
+    summary="Edit images (OpenAI's images.edit): multipart `image` or `image[]`, an optional "
+    "PNG `mask`, and a prompt",
 )
 async def edits(
     request,
@@ -311,15 +321,14 @@ async def edits(
     files = request.FILES.getlist("image") + request.FILES.getlist("image[]")
     if not files:
         raise ApiError(400, "Send at least one image file as `image`.", "missing_image", "image")
-    if mask is not None:
-        raise ApiError(
-            400,
-            "Masks are not supported yet: the image is sent to the vendor as a reference.",
-            "unsupported_parameter",
-            "mask",
-        )
     references = await sync_to_async(save_uploads)(request.auth.owner, files)
-    return await generate(request, form.dict(), references)
+    if mask is None:
+        return await generate(request, form.dict(), references)
+    (saved,) = await sync_to_async(save_uploads)(request.auth.owner, [mask], "mask")
+    if saved.format != "PNG":
+        # OpenAI's rule: the mask's alpha channel marks what to edit, so it is a PNG.
+        raise ApiError(400, "The mask must be a PNG image.", "invalid_image", "mask")
+    return await generate(request, form.dict(), references, saved)
 
 
 # --- Models ---------------------------------------------------------------------------------------

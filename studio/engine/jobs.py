@@ -89,6 +89,8 @@ def build_request(generation: Generation) -> GenerationRequest:
     from studio.engine.references import reference_for_vendor
 
     refs: list[Reference] = [reference_for_vendor(r) for r in generation.references.all()]
+    if generation.mask is not None:
+        refs.append(reference_for_vendor(generation.mask, role="mask"))
     return GenerationRequest(
         scene=generation.scene,
         model=generation.model,

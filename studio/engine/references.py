@@ -43,14 +43,16 @@ def signed_url(reference: ReferenceImage) -> str | None:
     return settings.STUDIO_PUBLIC_URL + reverse("reference_image", args=[token])
 
 
-def reference_for_vendor(reference: ReferenceImage) -> Reference:
+def reference_for_vendor(reference: ReferenceImage, role: str = "image") -> Reference:
     with reference.file.open("rb") as f:
         data = f.read()
     return Reference(
         url=signed_url(reference),
         data=data,
-        filename=f"reference-{reference.pk}.{images.EXTENSIONS[reference.format]}",
+        filename=f"{'mask' if role == 'mask' else 'reference'}-{reference.pk}."
+        f"{images.EXTENSIONS[reference.format]}",
         content_type=images.CONTENT_TYPES[reference.format],
+        role=role,
     )
 
 

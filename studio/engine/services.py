@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django_q.tasks import async_task
 
 from accounts.models import Credential
 from studio.engine import jobs, state
+from studio.engine.images import CONTENT_TYPES
 from studio.engine.images import ImageRejected as ImageRejected
 from studio.engine.references import save_reference as save_reference
 from studio.models import Generation, ReferenceImage
@@ -43,6 +45,7 @@ def validate_generation(
     scene: str = "text-to-image",
     params: dict | None = None,
     references: list[ReferenceImage] = (),
+    mask: ReferenceImage | None = None,
 ) -> None:
     """The checks `create_generation` makes before anything is stored or sent, on their own
     (a comparison checks every target first). Raises ValidationError (field → message)."""
@@ -63,19 +66,26 @@ def validate_generation(
                 "address, and the operator has not set one (STUDIO_PUBLIC_URL)."
             }
         )
+    # Stand-ins with both forms: validation only needs to know how many there are and their
+    # types; the real files and signed URLs are made at submit time.
+    stand_ins = [
+        Reference(url="https://studio.invalid/r/", data=b"-", content_type=CONTENT_TYPES[r.format])
+        for r in [*references, *([mask] if mask else [])]
+    ]
+    if mask is not None:
+        stand_ins[-1] = replace(stand_ins[-1], role="mask")
     request = GenerationRequest(
-        scene=scene,
-        model=model,
-        prompt=prompt,
-        params=params,
-        # Stand-ins with both forms: validation only needs to know how many there are; the
-        # real files and signed URLs are made at submit time.
-        references=[
-            Reference(url="https://studio.invalid/r/", data=b"-", content_type=f"image/{r.format}")
-            for r in references
-        ],
+        scene=scene, model=model, prompt=prompt, params=params, references=stand_ins
     )
     errors = adapter.validate(request)
+    # OpenAI's rule: the mask covers the first image pixel for pixel.
+    if mask is not None and references and "mask" not in errors:
+        first = references[0]
+        if (mask.width, mask.height) != (first.width, first.height):
+            errors["mask"] = (
+                f"The mask is {mask.width}×{mask.height} pixels; it must be the size of the "
+                f"first image, {first.width}×{first.height}."
+            )
     if errors:
         raise ValidationError(errors)
 
@@ -90,6 +100,7 @@ def create_generation(
     scene: str = "text-to-image",
     params: dict | None = None,
     references: list[ReferenceImage] = (),
+    mask: ReferenceImage | None = None,
     retry_of: Generation | None = None,
 ) -> Generation:
     """Validates against the vendor's documented limits, then queues the job.
@@ -105,6 +116,7 @@ def create_generation(
         scene=scene,
         params=params,
         references=references,
+        mask=mask,
     )
     with transaction.atomic():
         # Fetched again and locked: the key may have been deleted or revoked (in another tab)
@@ -124,6 +136,7 @@ def create_generation(
             deadline=deadline_for(vendor),
             lease_until=timezone.now() + jobs.QUEUE_GRACE,
             retry_of=retry_of,
+            mask=mask,
         )
         if references:
             generation.references.set(references)
@@ -176,5 +189,6 @@ def submit_again(generation: Generation) -> Generation:
         scene=generation.scene,
         params=generation.params,
         references=list(generation.references.all()),
+        mask=generation.mask,
         retry_of=generation,
     )

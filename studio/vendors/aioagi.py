@@ -35,6 +35,8 @@ GPT_IMAGE = ModelSpec(
     sync=True,
     max_references=16,
     size_rule=GPT_IMAGE_2_SIZES,
+    # VENDORS.md: the edit takes a `mask` file part, as OpenAI's does.
+    masks=True,
 )
 # Not in the vendor's docs. Source: a public gpt_academic-based project's tests against
 # api.aiearth.dev (its /v1/models lists gpt-image-2-4k; edits sent with size 2048x1152). The

@@ -242,6 +242,8 @@ class ModelSpec:
     max_references: int = 0
     # Free "WxH" sizes besides the presets in `sizes`; None: only the presets.
     size_rule: SizeRule | None = None
+    # Takes one edit mask (a PNG the size of the first image), where the vendor documents it.
+    masks: bool = False
 
     def __post_init__(self) -> None:
         if self.size_rule is not None and self.size_param != "size":
@@ -1087,7 +1089,13 @@ class Adapter:
                 spec.max_references,
             ) % {"model": spec.label, "count": spec.max_references}
         elif masks and (req.scene != "edit" or mode != "multipart" or len(masks) > 1):
-            errors["references"] = _("A single mask is possible only for edits.")
+            errors["mask"] = _("A single mask is possible only for edits.")
+        elif masks and not spec.masks:
+            errors["mask"] = _("%(model)s takes no mask: send the edit without one.") % {
+                "model": spec.label
+            }
+        elif masks and masks[0].content_type != "image/png":
+            errors["mask"] = _("The mask must be a PNG image.")
         elif mode == "url" and any(not r.url for r in images):
             errors["references"] = _("%(vendor)s needs reference images as URLs.") % {
                 "vendor": self.label

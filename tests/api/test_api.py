@@ -157,6 +157,44 @@ def test_edits_refuse_a_missing_or_bad_image_and_a_mask(client, alice):
     assert r.status_code == 403
 
 
+def test_a_mask_of_the_wrong_size_or_type_or_for_a_maskless_target_is_a_400_naming_mask(
+    client, alice
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from studio.models import Generation
+    from tests.web.conftest import png, webp
+
+    add_credential(alice, "aioagi", "relay", SECRET_KEY)
+    add_credential(alice, "chatbp", "bp", SECRET_KEY)
+    headers = bearer(token_for(alice))
+
+    def edit(model: str, mask: bytes, name: str = "m.png"):
+        files = {
+            "image": SimpleUploadedFile("in.png", png(64, 48), "image/png"),
+            "mask": SimpleUploadedFile(name, mask, "image/png"),
+        }
+        r = client.post("/v1/images/edits", {"model": model, "prompt": "night", **files}, **headers)
+        return r.status_code, r.json()["error"]
+
+    status, error = edit("aioagi/gpt-image-2", png(32, 32))
+    assert (status, error["param"]) == (400, "mask")
+    assert "32×32" in error["message"] and "64×48" in error["message"]
+    status, error = edit("aioagi/gpt-image-2", webp(64, 48), "m.webp")
+    assert (status, error["param"], error["message"]) == (
+        400,
+        "mask",
+        "The mask must be a PNG image.",
+    )
+    status, error = edit("aioagi/gpt-image-2", b"not a picture")
+    assert (status, error["param"]) == (400, "mask")
+    # Chat Bp's edits take no documented mask: refused, not silently dropped.
+    status, error = edit("chatbp/gpt-image-1", png(64, 48))
+    assert (status, error["param"]) == (400, "mask")
+    assert "takes no mask" in error["message"]
+    assert not Generation.objects.exists()
+
+
 def test_a_real_budget_refuses_an_api_job_with_402_and_nothing_is_queued(client, alice):
     from decimal import Decimal
 

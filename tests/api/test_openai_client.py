@@ -221,3 +221,40 @@ def test_each_error_class_in_openais_shape(sdk, live_server, alice, bob, setting
     with pytest.raises(AuthenticationError) as revoked:
         client.models.list()
     assert "revoked" in revoked.value.message
+
+
+def test_an_edit_with_a_mask_reaches_the_vendor_as_a_mask_part(
+    sdk, live_server, alice, fakes, worker
+):
+    import io
+
+    from PIL import Image as PILImage
+
+    aioagi = fakes("aioagi")
+    add_credential(alice, "aioagi", "team relay", KEY)
+    worker.start()
+    # OpenAI's kind of mask: transparent where the picture is to change.
+    picture = PILImage.new("RGBA", (96, 96), (0, 0, 0, 255))
+    picture.paste((0, 0, 0, 0), (24, 24, 72, 72))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+
+    reply = sdk(token_for(alice)).images.edit(
+        model="team relay/gpt-image-2",
+        image=("in.png", png(96, 96), "image/png"),
+        mask=("mask.png", out.getvalue(), "image/png"),
+        prompt="a window in the middle",
+        response_format="b64_json",
+    )
+    job = Generation.objects.get(pk=reply.model_extra["studio"]["job_id"])
+    assert (job.scene, job.status, job.references.count()) == ("edit", "succeeded", 1)
+    with job.mask.file.open("rb") as f:
+        kept = f.read()
+    # The vendor got the studio's re-encoded copy of the mask, with the same pixels and alpha.
+    assert aioagi.masks == [kept]
+    sent = PILImage.open(io.BytesIO(aioagi.masks[0]))
+    assert (sent.format, sent.mode, sent.size) == ("PNG", "RGBA", (96, 96))
+    assert sent.tobytes() == picture.tobytes()
+    _, body = next(b for b in aioagi.bodies if b[0] == "/v1/images/edits")
+    assert [name for name, _ in body["files"]["mask"]] == [f"mask-{job.mask.pk}.png"]
+    assert len(body["files"]["image[]"]) == 1

@@ -10,6 +10,7 @@ from studio.vendors.base import GenerationRequest, Reference
 URL_REF = Reference(url="https://studio.example/r/abc.png")
 FILE_REF = Reference(data=b"png bytes", filename="a.png")
 MASK = Reference(data=b"png bytes", filename="mask.png", role="mask")
+JPEG_MASK = Reference(data=b"jpeg", filename="m.jpg", content_type="image/jpeg", role="mask")
 
 
 def req(scene="text-to-image", model="", prompt="a cat", refs=(), **params) -> GenerationRequest:
@@ -58,8 +59,11 @@ REJECTED = [
     ("aioagi", req(model="gpt-image-2", n="2"), "n"),
     ("aioagi", req("edit", "gpt-image-2", refs=[FILE_REF] * 17), "references"),
     ("aioagi", req("edit", "gpt-image-2", refs=[URL_REF]), "references"),
-    ("aioagi", req("edit", "gpt-image-2", refs=[FILE_REF, MASK, MASK]), "references"),
-    ("aioagi", req("image-to-image", "gpt-image-2", refs=[FILE_REF, MASK]), "references"),
+    ("aioagi", req("edit", "gpt-image-2", refs=[FILE_REF, MASK, MASK]), "mask"),
+    ("aioagi", req("image-to-image", "gpt-image-2", refs=[FILE_REF, MASK]), "mask"),
+    ("aioagi", req("edit", "gpt-image-2", refs=[FILE_REF, JPEG_MASK]), "mask"),
+    # Chat Bp's docs do not mention edits, let alone masks: its edits take none.
+    ("chatbp", req("edit", "gpt-image-1", refs=[FILE_REF, MASK]), "mask"),
     # lemondata
     ("lemondata", req(model="dall-e-3", n=2), "n"),
     ("lemondata", req(model="dall-e-3", size="512x512"), "size"),

@@ -217,6 +217,8 @@ class FakeServer:
         self.files: dict[str, tuple[bytes, float]] = {}
         self.requests: list[Logged] = []
         self.bodies: list[tuple[str, Any]] = []
+        # The bytes of each edit's mask part (bodies keep only names and lengths).
+        self.masks: list[bytes] = []
         self.next_submit: str | None = None
         self.next_poll: str | None = None
         self.next_verify: str | None = None
@@ -284,6 +286,7 @@ class FakeServer:
             self.tasks.clear()
             self.requests.clear()
             self.bodies.clear()
+            self.masks.clear()
             self._admitted.clear()
             self.next_submit = self.next_poll = self.next_verify = None
             self.variant = None
@@ -674,6 +677,8 @@ class RelayFake(FakeServer):
             return self.invalid("mask", "the mask must be one image")
         if not req.form.get("prompt", "").strip():
             return self.invalid("prompt", "is required")
+        with self.lock:
+            self.masks.extend(data for _, data in masks)
         return None
 
     def subscription(self, req: Request) -> Reply:
