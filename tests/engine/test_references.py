@@ -95,3 +95,44 @@ def test_a_multipart_vendor_gets_the_reference_files(alice, start_fake, settings
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
     sent = next(body for path, body in fake.bodies if path.endswith("/images/edits"))
     assert len(sent["files"]["image[]"]) == 2
+
+
+EDIT = {"vendor": "aioagi", "model": "gpt-image-2", "scene": "edit", "prompt": "x"}
+
+
+def real_png(size=(96, 64)) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGBA", size, (0, 0, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_edit_mask_reaches_a_multipart_vendor_and_a_retry_keeps_it(alice, start_fake, settings):
+    from studio.engine.services import submit_again
+
+    settings.STUDIO_PUBLIC_URL = ""
+    fake = start_fake("aioagi")
+    key = credential(alice, "aioagi")
+    reference, mask = save_reference(alice, real_png()), save_reference(alice, real_png())
+    edit = {**EDIT, "credential": key}
+    generation = drive(create_generation(alice, **edit, references=[reference], mask=mask))
+    assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
+    with mask.file.open("rb") as f:
+        assert fake.masks == [f.read()]
+    again = drive(submit_again(generation))
+    assert (again.mask, again.status) == (mask, Generation.Status.SUCCEEDED)
+    assert len(fake.masks) == 2
+
+
+def test_a_mask_must_be_a_png_the_size_of_the_first_image(alice, settings):
+    settings.STUDIO_PUBLIC_URL = ""
+    key = credential(alice, "aioagi")
+    reference = save_reference(alice, real_png((96, 64)))
+    edit = {**EDIT, "credential": key}
+    for mask, words in (
+        (save_reference(alice, real_png((64, 64))), "64×64"),
+        (save_reference(alice, png(size=(96, 64))), "PNG"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            create_generation(alice, **edit, references=[reference], mask=mask)
+        assert words in caught.value.message_dict["mask"][0]
+    assert not Generation.objects.exists()

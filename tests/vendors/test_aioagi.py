@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -123,3 +124,19 @@ def test_there_is_nothing_to_poll(aioagi: Env) -> None:
 
     assert isinstance(result, Failed) and result.error.code == ErrorCode.NOT_FOUND
     assert aioagi.fake.requests == []
+
+
+def test_an_edit_mask_goes_as_the_mask_part_with_its_bytes(aioagi: Env) -> None:
+    req = edit_request(images=1)
+    result = aioagi.submit(req)
+
+    assert isinstance(result, Finished), result
+    assert aioagi.fake.masks == [req.references[-1].data]
+    # A model the operator adds without `masks` takes none: refused before anything is sent.
+    plain = replace(req, model="gpt-image-1")
+    lax = type(aioagi.adapter)()
+    lax.capabilities = lax.capabilities.with_models(
+        [{"name": "gpt-image-1", "scenes": ["edit"], "max_references": 4}]
+    )
+    assert "mask" in lax.validate(plain)
+    assert "mask" not in lax.validate(replace(plain, references=req.references[:1]))
