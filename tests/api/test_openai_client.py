@@ -79,7 +79,9 @@ def test_demo_images_in_url_and_b64_formats_land_in_the_owners_gallery(
     assert job.status == Generation.Status.SUCCEEDED and studio["status"] == "succeeded"
     image = Image.objects.get(generation=job)
     assert studio["gallery_urls"] == [f"{live_server.url}/gallery/{image.pk}/"]
-    assert studio["cost"] == [{"kind": "credits", "amount": "0", "unit": "credits"}]
+    assert studio["cost"] == [
+        {"kind": "credits", "amount": "0", "unit": "credits", "money": None, "currency": None}
+    ]
     # The URL is the studio's stored copy, fetched without the token (the signature is it).
     assert reply.data[0].url.startswith(f"{live_server.url}/api/v1/files/")
     fetched = httpx.get(reply.data[0].url)
