@@ -140,3 +140,16 @@ def test_an_edit_mask_goes_as_the_mask_part_with_its_bytes(aioagi: Env) -> None:
     )
     assert "mask" in lax.validate(plain)
     assert "mask" not in lax.validate(replace(plain, references=req.references[:1]))
+
+
+def test_the_fake_refuses_a_mask_of_another_size_as_openai_does(aioagi: Env) -> None:
+    lax = type(aioagi.adapter)()
+    lax.validate = lambda req: {}  # type: ignore[method-assign]
+    image = Reference(data=png_bytes(), filename="in.png")
+    small = Reference(data=png_bytes(32, 32), filename="m.png", role="mask")
+    req = GenerationRequest("edit", "gpt-image-2", "x", {}, [image, small])
+
+    result = lax.submit(aioagi.conn(), req)
+
+    assert isinstance(result, Failed) and result.error.code == ErrorCode.INVALID_PARAMS
+    assert aioagi.fake.masks == []

@@ -168,6 +168,11 @@ def is_image(data: bytes) -> bool:
     return True
 
 
+def image_format_size(data: bytes) -> tuple[str | None, tuple[int, int]]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.format, image.size
+
+
 class FakeServer:
     vendor: ClassVar[str] = ""
     # Names of the task states: pending, processing, success, failed.
@@ -675,6 +680,9 @@ class RelayFake(FakeServer):
         masks = req.files.get("mask", [])
         if len(masks) > 1 or not all(is_image(data) for _, data in masks):
             return self.invalid("mask", "the mask must be one image")
+        if masks and image_format_size(masks[0][1]) != ("PNG", image_format_size(images[0][1])[1]):
+            # OpenAI's rule, which the relays pass on: a PNG the size of the first image.
+            return self.invalid("mask", "the mask must be a PNG the same size as the first image")
         if not req.form.get("prompt", "").strip():
             return self.invalid("prompt", "is required")
         with self.lock:
