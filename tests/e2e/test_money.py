@@ -61,7 +61,7 @@ def test_a_team_key_with_a_two_image_budget(
     page.select_option("#budget-form #id_measure", "images")
     page.fill("#budget-form #id_limit", "2")
     page.click("#budget-form button[type=submit]")
-    expect(page.locator("section[aria-labelledby=budgets-heading] table")).to_contain_text(
+    expect(page.locator("[role=region][aria-labelledby=budgets-heading] table")).to_contain_text(
         "The limit for each member on the team key “studio key” (2 images a calendar month)"
     )
     page.select_option("#price-form #id_credential", str(key.pk))
@@ -70,9 +70,7 @@ def test_a_team_key_with_a_two_image_budget(
     page.fill("#price-form #id_currency", "cny")
     page.fill("#price-form #id_valid_from", timezone.localdate().isoformat())
     page.click("#price-form button[type=submit]")
-    expect(page.locator("section[aria-labelledby=prices-heading] table").first).to_contain_text(
-        "¥0.15"
-    )
+    expect(page.locator("[role=region][aria-label='Your prices'] table")).to_contain_text("¥0.15")
 
     # Bob generates with it: he sees whose key it is, never its last characters.
     bob_context = browser.new_context(locale="en-US")
@@ -114,7 +112,9 @@ def test_a_team_key_with_a_two_image_budget(
     expect(by_member).to_contain_text(expected)
     expect(page.locator("svg.money-chart rect.vendor-girlgenerator")).to_have_count(1)
     page.goto(base + "/money/")
-    expect(page.locator("section[aria-labelledby=budgets-heading] table")).to_contain_text("100 %")
+    expect(page.locator("[role=region][aria-labelledby=budgets-heading] table")).to_contain_text(
+        "100 %"
+    )
     expect(page.locator(".budget-warning")).to_be_visible()
     assert page.csp_violations == []
 
