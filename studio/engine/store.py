@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from studio.engine import images, ledger
+from studio.engine import enqueue, images, ledger
 from studio.engine.safehttp import DownloadRefused, download, guarded_client
 from studio.engine.state import fail, update
 from studio.models import Generation, Image
@@ -113,8 +113,6 @@ def save_image(generation: Generation, index: int, processed, source: ImageSourc
 
 
 def finish_download(generation: Generation, total: int, stored: int, problems) -> None:
-    from studio.engine.poller import wake_poller
-
     now = timezone.now()
     expired_urls = [p for _, p in problems if isinstance(p, DownloadRefused) and p.expired]
     if expired_urls and generation.remote_id and generation.redownloads == 0:
@@ -127,7 +125,7 @@ def finish_download(generation: Generation, total: int, stored: int, problems) -
             next_poll_at=now,
             lease_until=None,
         ):
-            wake_poller()
+            enqueue.wake_poller()
         return
     if stored == 0:
         reason = "; ".join(str(p) for _, p in problems) or "unknown reason"
@@ -190,10 +188,8 @@ def resume_download(generation_id: int) -> None:
         finish_download(generation, stored, stored, [])
     elif generation.remote_id:
         # The images came as bytes and died with the worker; the vendor will send them again.
-        from studio.engine.poller import wake_poller
-
         if update(generation, Status.DOWNLOADING, status=Status.RUNNING, next_poll_at=now):
-            wake_poller()
+            enqueue.wake_poller()
     else:
         fail(
             generation,
