@@ -45,8 +45,9 @@ def submit(pk: int) -> None:
     send("studio.engine.tasks.submit_generation", pk, task_name=f"submit {pk}")
 
 
-def resume_download(pk: int) -> None:
-    send("studio.engine.tasks.resume_download", pk, task_name=f"resume {pk}")
+def store(pk: int) -> None:
+    """A finished job's downloads and image work (`store.store_pending`)."""
+    send("studio.engine.tasks.store_generation", pk, task_name=f"store {pk}")
 
 
 def refresh_balance(credential_id: int) -> None:

@@ -22,7 +22,7 @@ from accounts.vault import VaultError
 from studio.engine import enqueue, ledger, pacing, ratelimit
 from studio.engine.references import reference_for_vendor
 from studio.engine.state import fail, update
-from studio.engine.store import finish_download, store_results
+from studio.engine.store import finish_download, hand_over
 from studio.engine.vendorcall import (
     bucket_for,
     connection_for,
@@ -196,7 +196,7 @@ def handle_submit_result(generation: Generation, result) -> None:
             downloading_at=now,
             raw_reply=result.raw,
         ):
-            store_results(generation, result.images)
+            hand_over(generation, result.images)
     elif isinstance(result, Failed):
         handle_submit_failure(generation, result)
 
@@ -361,7 +361,7 @@ def handle_poll_result(generation: Generation, adapter, result) -> None:
                     generation.model,
                     (now - generation.running_at).total_seconds(),
                 )
-            store_results(generation, result.images)
+            hand_over(generation, result.images)
         return
     if isinstance(result, Running):
         update(

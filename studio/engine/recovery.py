@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
 
-from studio.engine import enqueue, jobs, state
+from studio.engine import enqueue, jobs, state, store
 from studio.engine.enqueue import wake_poller, work_remains
 from studio.engine.poller import expire_overdue
 from studio.models import Generation
@@ -53,8 +54,12 @@ def recover_generations() -> None:
         ):
             enqueue.submit(pk)
 
-    for pk in stale.filter(status=Status.DOWNLOADING).values_list("pk", flat=True):
-        enqueue.resume_download(pk)
+    # Downloads whose worker died (lease passed), and finished jobs whose store task has not
+    # started in STORE_QUEUE_GRACE (lost with a worker, or a long queue: a duplicate is a no-op).
+    unclaimed = Q(lease_until__isnull=True, downloading_at__lt=now - store.STORE_QUEUE_GRACE)
+    downloads = Generation.objects.filter(Q(lease_until__lt=now) | unclaimed)
+    for pk in downloads.filter(status=Status.DOWNLOADING).values_list("pk", flat=True):
+        enqueue.store(pk)
 
     # Running jobs need no lease: the poller owns them. Make sure it is alive.
     if work_remains():
