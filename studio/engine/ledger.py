@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Credential
@@ -83,18 +84,25 @@ def record_images(generation: Generation, count: int) -> None:
         CreditEntry.objects.bulk_create([entry], ignore_conflicts=True)
     if count:
         refresh_balance_later(generation)
+    money.settle(generation)  # the budgets now count what the job really cost
 
 
 # Vendors whose balance is read by a free call (new-api billing; LemonData's management
 # token). GirlGeneratorAI reports it in each submit reply (record_spend above).
 BALANCE_READ_AFTER_JOB = {"aioagi", "chatbp", "lemondata"}
+# At most one balance read a minute per key: a burst of jobs would otherwise spend the key's
+# rate budget on reading the same figure (the credits page says how old the figure is).
+BALANCE_READ_EVERY = 60
 
 
 def refresh_balance_later(generation: Generation) -> None:
-    """After a job that spent, the key's balance is read again in a task of its own."""
+    """After a job that spent, the key's balance is read again in a task of its own, at most
+    once a minute per key (cache.add is atomic in the shared database cache)."""
     from django_q.tasks import async_task
 
-    if generation.vendor in BALANCE_READ_AFTER_JOB and generation.credential_id:
+    if generation.vendor not in BALANCE_READ_AFTER_JOB or not generation.credential_id:
+        return
+    if cache.add(f"balance-read:{generation.credential_id}", 1, BALANCE_READ_EVERY):
         async_task(
             "studio.engine.tasks.refresh_balance",
             generation.credential_id,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class Price(models.Model):
@@ -43,6 +49,27 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.model or '*'} {self.amount} {self.currency} {self.per}"
+
+    def clean(self) -> None:
+        """The one place a price's values are checked: the operator's admin and a user's own
+        price form both call it (through full_clean)."""
+        from studio.vendors import ADAPTERS
+
+        errors = {}
+        self.currency = (self.currency or "").strip().upper()
+        if not CURRENCY.match(self.currency):
+            errors["currency"] = _("Three letters, as in ISO 4217: CNY, USD, EUR.")
+        if self.amount is not None and self.amount < 0:
+            errors["amount"] = _("A price cannot be negative.")
+        # A blank vendor is the field's own "required" error (or the form's missing key).
+        if self.vendor and (self.vendor not in ADAPTERS or self.vendor == "demo"):
+            errors["vendor"] = _("Choose one of the studio's vendors: %(vendors)s.") % {
+                "vendors": ", ".join(v for v in ADAPTERS if v != "demo")
+            }
+        for name in ("model", "size", "quality"):
+            setattr(self, name, (getattr(self, name) or "").strip())
+        if errors:
+            raise ValidationError(errors)
 
 
 class Budget(models.Model):

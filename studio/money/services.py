@@ -3,7 +3,7 @@ shared key, and whether a job fits every budget that covers it.
 
 Other packages call these functions, never the models' internals: the engine calls
 `reserve` when it stores a job and `key_problem` before the paid POST; the ledger calls
-`price_entry` for each row it writes."""
+`price_entry` for each row it writes and `settle` once a finished job's rows are written."""
 
 from __future__ import annotations
 
@@ -335,9 +335,21 @@ def actual(reservation: Reservation, budget: Budget) -> Decimal:
     return rows.filter(currency=budget.currency).aggregate(s=Sum("money"))["s"] or ZERO
 
 
+def settle(generation: Generation) -> int:
+    """Replaces a finished job's estimates by its real spend in every budget that held them.
+    The ledger calls it as soon as the job's rows are written; how many were settled."""
+    settled = 0
+    for r in Reservation.objects.filter(generation=generation, spent__isnull=True).select_related(
+        "budget"
+    ):
+        spent = actual(r, r.budget)
+        settled += Reservation.objects.filter(pk=r.pk, spent__isnull=True).update(spent=spent)
+    return settled
+
+
 def used(budget: Budget, start: datetime, end: datetime, member=None) -> Decimal:
-    """Settled spend plus the estimates of jobs still in flight; jobs that have ended since
-    are settled to their real spend here."""
+    """Settled spend plus the estimates of jobs still in flight. A job that ended without
+    ledger rows written through `settle` (a failed job) is settled here, as a safety net."""
     rows = Reservation.objects.filter(budget=budget, created_at__gte=start, created_at__lt=end)
     if member is not None:
         rows = rows.filter(generation__owner=member)

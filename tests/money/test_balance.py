@@ -68,5 +68,32 @@ def test_a_credits_limit_holds_the_documented_most_then_settles_to_what_was_char
     drive(first)
     charged = 100 - fake.keys[KEY].credits
     assert 1 <= charged <= 3
+    # Settled as soon as the job's ledger rows were written, before any budget is read again.
+    assert Reservation.objects.get(generation=first).spent == charged
     create_generation(alice, **job)  # the first now counts what it cost
     assert Reservation.objects.get(generation=first).spent == charged
+
+
+def test_the_balance_is_read_at_most_once_a_minute_per_key(alice, start_fake):
+    """A burst of jobs on one key queues one balance read, not one per job."""
+    from django.core.cache import cache
+
+    from studio.models import Generation
+
+    start_fake("aioagi", credits=100)
+    key = credential(alice, "aioagi")
+    other = credential(alice, "lemondata", "sk-another-key-0011223344")
+    jobs = [Generation(vendor="aioagi", credential=key) for _ in range(3)]
+    for job in jobs:
+        ledger.refresh_balance_later(job)
+    ledger.refresh_balance_later(Generation(vendor="lemondata", credential=other))
+
+    def queued() -> list[str]:
+        return sorted(t.task["name"] for t in OrmQ.objects.all())
+
+    assert queued() == sorted([f"balance {key.pk}", f"balance {other.pk}"])
+    # The minute is over (its cache entry expired): the next job reads it again.
+    cache.delete(f"balance-read:{key.pk}")
+    ledger.refresh_balance_later(jobs[0])
+    assert queued().count(f"balance {key.pk}") == 2
+    assert ledger.BALANCE_READ_EVERY == 60
