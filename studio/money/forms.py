@@ -61,8 +61,11 @@ class BudgetForm(forms.ModelForm):
             self.add_error("credential", _("Choose the team key this limit is for."))
         if data.get("measure") == Budget.Measure.MONEY and not data.get("currency"):
             self.add_error("currency", _("A limit in money needs its currency."))
-        if data.get("measure") in (Budget.Measure.IMAGES, Budget.Measure.CREDITS):
+        if data.get("measure") != Budget.Measure.MONEY:
             data["currency"] = ""
+        problem = services.unit_problem(data.get("measure"), data.get("credential"))
+        if problem:
+            self.add_error("measure", problem)
         if data.get("period") == Budget.Period.DAYS and not data.get("period_days"):
             self.add_error("period_days", _("How many days is one period?"))
         return data

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -85,6 +84,7 @@ class Budget(models.Model):
         MONEY = "money", _("money")
         IMAGES = "images", _("images")
         CREDITS = "credits", _("vendor credits")
+        TOKENS = "tokens", _("vendor tokens")
 
     class Period(models.TextChoices):
         MONTH = "month", _("Calendar month")

@@ -134,5 +134,35 @@ def test_estimates_say_how_they_are_made_or_that_there_is_no_price(alice, key):
     price(vendor="lemondata", per="images", amount="0.21", on=date(2026, 11, 1), model="m")
     guess = services.estimate("lemondata", "m", {"n": 4}, None, day=date(2026, 12, 1))
     assert guess.total == Decimal("0.84")
-    assert str(guess) == "about ¥0.84: 4 images × ¥0.21, price book of 2026-11-01"
+    assert str(guess) == "about ¥0.84: 4 images × ¥0.21, LemonData price of 2026-11-01"
     assert str(services.estimate("demo", "demo", {}, None)).startswith("Free")
+
+
+def test_a_price_per_credit_estimates_the_documented_most_credits_an_image_takes(alice, key):
+    """GirlGeneratorAI documents 1–3 credits an image: the estimate counts 3, and says so."""
+    price(amount="0.01", on=date(2026, 11, 1))
+    guess = services.estimate("girlgenerator", "default", {"n": 3}, key.pk, day=date(2026, 12, 1))
+    assert (guess.total, guess.units_each) == (Decimal("0.09"), Decimal(3))
+    assert str(guess) == (
+        "at most ¥0.09: 3 images × 3 credits at most × ¥0.01, GirlGeneratorAI price of "
+        "2026-11-01 (the vendor documents 1 to 3 credits an image)"
+    )
+    # A price per image, where there is one, comes first: it is exact.
+    price(per="images", amount="0.02", on=date(2026, 11, 2))
+    guess = services.estimate("girlgenerator", "default", {}, key.pk, day=date(2026, 12, 1))
+    assert (guess.total, guess.units_each) == (Decimal("0.02"), None)
+
+
+def test_a_price_in_units_no_one_documents_per_image_is_not_priced_and_says_why(alice):
+    price(vendor="aioagi", per="tokens", amount="0.04", currency="USD")
+    price(vendor="chatfire", per="credits", amount="0.01")
+    tokens = services.estimate("aioagi", "gpt-image-2", {"n": 2}, None, day=date(2026, 12, 1))
+    assert tokens.total is None
+    assert str(tokens).startswith(
+        "Not priced before it is sent: this vendor bills in tokens and does not document how "
+        "many tokens an image takes."
+    )
+    credits = services.estimate("chatfire", "jimeng", {}, None, day=date(2026, 12, 1))
+    assert credits.total is None and "bills in credits" in str(credits)
+    # With nothing in the price book at all: the plain "not priced".
+    assert str(services.estimate("chatbp", "x", {}, None)).startswith("Not priced: no price")
