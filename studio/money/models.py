@@ -178,3 +178,43 @@ class BudgetEvent(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class MonthlySpend(models.Model):
+    """The money spent in one month that is over, per spender, key, vendor, model, kind and
+    currency: the credits page's totals read these few rows instead of the whole ledger.
+
+    Ledger rows are append-only and valued when written, so a month that is over never
+    changes: it is rolled up once (studio.money.services.roll_up_closed_months) and its totals
+    stay exact whatever prices change later."""
+
+    month = models.DateField()  # its first day, in the studio's time zone
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    # The key's id as the ledger row had it, not a foreign key: a deleted key's spend stays,
+    # as it does on the ledger rows (the page shows it without a key, as it does them).
+    credential_id = models.BigIntegerField(null=True, blank=True)
+    vendor = models.CharField(max_length=32)
+    model = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "month"], name="monthly_spend_owner"),
+            models.Index(fields=["credential_id", "month"], name="monthly_spend_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.vendor} {self.total} {self.currency}"
+
+
+class RolledMonth(models.Model):
+    """A month whose spend is in MonthlySpend: rolled up exactly once (the unique month makes
+    a second, concurrent roll-up fail and roll back)."""
+
+    month = models.DateField(unique=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"

@@ -12,15 +12,23 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from accounts.models import Credential, Membership, Team, record_event
 from studio.models import CreditEntry, Generation, Image
-from studio.money.models import Budget, BudgetEvent, KeyShare, Price, Reservation
+from studio.money.models import (
+    Budget,
+    BudgetEvent,
+    KeyShare,
+    MonthlySpend,
+    Price,
+    Reservation,
+    RolledMonth,
+)
 
 ZERO = Decimal(0)
 PLACES = Decimal("0.000001")
@@ -614,3 +622,64 @@ def warnings_for(user, credential: Credential | None) -> list[str]:
                 }
             )
     return notes
+
+
+# --- the monthly roll-up ----------------------------------------------------------------------
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def live_from(now: datetime | None = None) -> date:
+    """The first month still read from the ledger itself: the month of yesterday. A month is
+    rolled up once it has been over for a day, so that a ledger row written in its last
+    second is in it whatever the commit's delay."""
+    yesterday = timezone.localdate(now or timezone.now()) - timedelta(days=1)
+    return yesterday.replace(day=1)
+
+
+def roll_up_month(month: date) -> bool:
+    """Rolls up one month that is over; False if another process already has."""
+    start, end = local_start(month), local_start(next_month(month))
+    try:
+        with transaction.atomic():
+            # First, so that a concurrent roll-up of the same month fails here and rolls back.
+            RolledMonth.objects.create(month=month)
+            rows = (
+                CreditEntry.objects.filter(
+                    created_at__gte=start, created_at__lt=end, money__isnull=False
+                )
+                # The credits page leaves out the demo's zero rows; so does its roll-up.
+                .exclude(vendor="demo", amount=0)
+                .values("owner_id", "credential_id", "vendor", "model", "kind", "currency")
+                .annotate(total=Sum("money"))
+                .order_by()
+            )
+            MonthlySpend.objects.bulk_create([MonthlySpend(month=month, **row) for row in rows])
+    except IntegrityError:
+        return False
+    return True
+
+
+def roll_up_closed_months(now: datetime | None = None) -> date:
+    """Makes sure every month before the live one is rolled up; returns the live month. One
+    query when nothing is to do (every page load but the first after a month ends)."""
+    live = live_from(now)
+    last = RolledMonth.objects.order_by("-month").values_list("month", flat=True).first()
+    if last is not None and next_month(last) >= live:
+        return live
+    if last is None:
+        first = CreditEntry.objects.filter(created_at__lt=local_start(live)).aggregate(
+            first=Min("created_at")
+        )["first"]
+        # No spend before the live month: mark the month before it rolled (empty), so that
+        # later page loads ask one query. No older row can appear: the ledger only appends.
+        day = timezone.localdate(first) if first else live - timedelta(days=1)
+        month = day.replace(day=1)
+    else:
+        month = next_month(last)
+    while month < live:
+        roll_up_month(month)
+        month = next_month(month)
+    return live

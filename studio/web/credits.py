@@ -22,6 +22,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Credential
 from studio.models import CreditEntry
+from studio.money import services as rollup
+from studio.money.models import MonthlySpend
 from studio.money.services import money
 from studio.money.templatetags.money import units
 from studio.templatetags.studio import vendor_label
@@ -205,16 +207,22 @@ def month_starts(first: datetime, last: datetime) -> list[datetime]:
     return starts
 
 
-def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
-    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
-    month, per currency: one grouped query answered by a covering index (no join), rolled up
-    here. A row's month is a CASE over the months' starts: truncating 10,000 dates in SQLite
-    calls a Python function per row (benchmarks/README.md)."""
+GROUPED = ("vendor", "model", "credential_id", "owner_id", "currency")
+
+
+def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
+    """The priced spend of some ledger rows by GROUPED and month, read from the rows
+    themselves: one grouped query answered by a covering index (no join). A row's month is
+    a CASE over the months' starts: truncating 10,000 dates in SQLite calls a Python function
+    per row (benchmarks/README.md). From `since` on, the months are known without asking."""
     priced = entries.filter(money__isnull=False).order_by()
-    span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
-    if span["first"] is None:
-        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
-    starts = month_starts(span["first"], span["last"])
+    if since is not None:
+        starts = month_starts(start_of(since), timezone.now())
+    else:
+        span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
+        if span["first"] is None:
+            return []
+        starts = month_starts(span["first"], span["last"])
     # Newest first: most spend is recent, so most rows stop at the first comparison or two.
     bucket = Case(
         *[
@@ -224,11 +232,48 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
         default=Value(0),
         output_field=IntegerField(),
     )
+    rows = list(priced.annotate(bucket=bucket).values(*GROUPED, "bucket").annotate(Sum("money")))
+    months = [timezone.localdate(start) for start in starts]
+    return [{**r, "month": months[r.pop("bucket")], "total": r.pop("money__sum")} for r in rows]
+
+
+def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+    """The same figures from the monthly roll-up (studio.money) for the months that are
+    over, and from the ledger for the live month: the page no longer reads a year of rows."""
+    live = rollup.roll_up_closed_months()
+    mine = [c.pk for c in credentials]
+    rolled = MonthlySpend.objects.filter(Q(owner=user) | Q(credential_id__in=mine))
+    data = filters.cleaned_data
+    if data["credential"]:
+        rolled = rolled.filter(credential_id=data["credential"])
+    for name in ("vendor", "kind"):
+        if data[name]:
+            rolled = rolled.filter(**{name: data[name]})
     rows = list(
-        priced.annotate(bucket=bucket)
-        .values("vendor", "model", "credential_id", "owner_id", "currency", "bucket")
-        .annotate(total=Sum("money"))
+        rolled.filter(month__lt=live)
+        .values(*GROUPED, "month")
+        .annotate(money__sum=Sum("total"))
+        .order_by()
     )
+    rows = [{**r, "total": r.pop("money__sum")} for r in rows]
+    entries = filters.apply(visible_entries(user, credentials))
+    return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
+
+
+def spend_by_month(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+    if not filters.is_valid():
+        return []
+    if filters.cleaned_data["start"] or filters.cleaned_data["end"]:
+        # A span of days cuts months in two: only the ledger itself knows those parts.
+        return ledger_months(filters.apply(visible_entries(user, credentials)))
+    return rolled_months(user, credentials, filters)
+
+
+def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
+    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
+    month, per currency, rolled up here from the grouped rows of `spend_by_month`."""
+    if not rows:
+        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
     keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
     names = dict(
         User.objects.filter(pk__in={r["owner_id"] for r in rows}).values_list("pk", "username")
@@ -238,11 +283,13 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
         "model": ("vendor", "model"),
         "key": ("credential_id",),
         "member": ("owner_id",),
-        "month": ("bucket",),
+        "month": ("month",),
     }
     sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
     for row in rows:
         key = keys.get(row["credential_id"])
+        # A deleted key's spend is spend without a key, in the roll-up as on the ledger.
+        row = {**row, "credential_id": key.pk if key else None}
         for name, fields in groups.items():
             if name == "member" and (key is None or key.owner_id != user.pk):
                 continue
@@ -257,7 +304,7 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
             elif name == "member":
                 item["label"] = names.get(key[0], "")
             elif name == "month":
-                item["month"] = timezone.localdate(starts[key[0]])
+                item["month"] = key[0]
                 item["label"] = item["month"].isoformat()
             else:
                 item["label"] = key[-2]
@@ -305,7 +352,7 @@ def credits(request: HttpRequest) -> HttpResponse:
         "summaries": summaries(request.user, credentials),
         "charts": charts(days, today),
         "money_charts": money_chart(days, today),
-        "totals": money_totals(request.user, entries),
+        "totals": money_totals(request.user, spend_by_month(request.user, credentials, filters)),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
