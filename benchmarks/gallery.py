@@ -346,6 +346,8 @@ def report(result: dict) -> list[str]:
         now, whole, bare = (
             rollup[name]["ms"]["median"] for name in ("roll-up", "whole ledger", "no money totals")
         )
+        pages = result["pages"]
+        ratio = pages["credits"]["ms"]["median"] / pages["gallery"]["ms"]["median"]
         lines += [
             harness.line(
                 "credits, roll-up: median (same run)",
@@ -358,6 +360,12 @@ def report(result: dict) -> list[str]:
                 f"{now / whole:.2f}× ({whole:.1f} ms)",
                 "< 1",
                 now < whole,
+            ),
+            harness.line(
+                "  credits ÷ gallery page, same process",
+                f"{ratio:.2f}×",
+                "≤ 1.98× (before money: 1.34× and 1.98×)",
+                ratio <= 1.98,
             ),
             harness.line(
                 "  ÷ no money totals (≈ before money)",

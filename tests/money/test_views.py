@@ -172,3 +172,27 @@ def test_a_limit_in_vendor_units_is_refused_when_it_cannot_be_counted(alice_clie
     assert Budget.objects.get().measure == "credits"
     page = alice_client.get("/money/").content.decode()
     assert "a limit in tokens is refused when you set it" in page
+
+
+def test_a_compare_target_priced_per_credit_shows_the_most_it_may_cost(alice_client, key):
+    Price.objects.create(
+        vendor="girlgenerator",
+        per="credits",
+        amount=Decimal("0.05"),
+        currency="CNY",
+        valid_from=date(2026, 1, 1),
+    )
+    r = alice_client.post(
+        "/compare/new/",
+        {
+            "prompt": "two",
+            "target_0": "demo:demo",
+            "target_1": f"{key.pk}:default",
+            "aspect_ratio": "1:1",
+            "preview": "1",
+        },
+    )
+    assert (
+        "at most ¥0.15: 1 image × 3 credits at most × ¥0.05, GirlGeneratorAI price of "
+        "2026-01-01 (the vendor documents 1 to 3 credits an image)"
+    ) in r.content.decode()

@@ -7,36 +7,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('money', '0002_budget_in_vendor_tokens'),
+        ("money", "0002_budget_in_vendor_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RolledMonth',
+            name="RolledMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(unique=True)),
-                ('rolled_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField(unique=True)),
+                ("rolled_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='MonthlySpend',
+            name="MonthlySpend",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField()),
-                ('credential_id', models.BigIntegerField(blank=True, null=True)),
-                ('vendor', models.CharField(max_length=32)),
-                ('model', models.CharField(blank=True, max_length=100)),
-                ('kind', models.CharField(max_length=16)),
-                ('currency', models.CharField(max_length=3)),
-                ('total', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("month", models.DateField()),
+                ("credential_id", models.BigIntegerField(blank=True, null=True)),
+                ("vendor", models.CharField(max_length=32)),
+                ("model", models.CharField(blank=True, max_length=100)),
+                ("kind", models.CharField(max_length=16)),
+                ("currency", models.CharField(max_length=3)),
+                ("total", models.DecimalField(decimal_places=6, max_digits=20)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['owner', 'month'], name='monthly_spend_owner'), models.Index(fields=['credential_id', 'month'], name='monthly_spend_key')],
+                "indexes": [
+                    models.Index(fields=["owner", "month"], name="monthly_spend_owner"),
+                    models.Index(fields=["credential_id", "month"], name="monthly_spend_key"),
+                ],
             },
         ),
     ]
