@@ -175,8 +175,9 @@ def test_a_tokens_limit_set_before_the_rule_still_refuses_rather_than_guesses(al
         create_generation(
             alice, vendor="aioagi", credential=tokens, model="gpt-image-2", prompt="p", params={}
         )
-    assert "is in vendor tokens and this vendor does not document how many" in (
-        refused.value.messages[0]
+    assert (
+        "is in vendor tokens and this vendor does not document how many"
+        in (refused.value.messages[0])
     )
     assert not Generation.objects.exists()
 
