@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -91,23 +92,39 @@ def record_images(generation: Generation, count: int) -> None:
 # token). GirlGeneratorAI reports it in each submit reply (record_spend above).
 BALANCE_READ_AFTER_JOB = {"aioagi", "chatbp", "lemondata"}
 # At most one balance read a minute per key: a burst of jobs would otherwise spend the key's
-# rate budget on reading the same figure (the credits page says how old the figure is).
+# rate budget on reading the same figure. The burst's later spends are read once its minute is
+# over, so the figure shown is never left behind them (the credits page says how old it is).
 BALANCE_READ_EVERY = 60
 
 
 def refresh_balance_later(generation: Generation) -> None:
-    """After a job that spent, the key's balance is read again in a task of its own, at most
-    once a minute per key (cache.add is atomic in the shared database cache)."""
-    from django_q.tasks import async_task
+    """After a job that spent, the key's balance is read again in a task of its own: at once
+    if it was not read in the last minute, else once that minute is over (one read for all
+    the jobs in between). cache.add is atomic in the shared database cache."""
+    from django_q.models import Schedule
+    from django_q.tasks import async_task, schedule
 
-    if generation.vendor not in BALANCE_READ_AFTER_JOB or not generation.credential_id:
+    key = generation.credential_id
+    if generation.vendor not in BALANCE_READ_AFTER_JOB or not key:
         return
-    if cache.add(f"balance-read:{generation.credential_id}", 1, BALANCE_READ_EVERY):
-        async_task(
-            "studio.engine.tasks.refresh_balance",
-            generation.credential_id,
-            task_name=f"balance {generation.credential_id}",
+    if cache.get(f"balance-later:{key}") is None and cache.add(
+        f"balance-read:{key}", 1, BALANCE_READ_EVERY
+    ):
+        async_task("studio.engine.tasks.refresh_balance", key, task_name=f"balance {key}")
+    elif cache.add(f"balance-later:{key}", 1, BALANCE_READ_EVERY * 3):
+        schedule(
+            "studio.engine.ledger.refresh_balance_after_burst",
+            key,
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(seconds=BALANCE_READ_EVERY),
         )
+
+
+def refresh_balance_after_burst(credential_id: int) -> bool:
+    """The read deferred by refresh_balance_later; it starts the key's next quiet minute."""
+    cache.set(f"balance-read:{credential_id}", 1, BALANCE_READ_EVERY)
+    cache.delete(f"balance-later:{credential_id}")
+    return refresh_balance(credential_id)
 
 
 def refresh_balance(credential_id: int) -> bool:

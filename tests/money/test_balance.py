@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from accounts.models import Credential
@@ -75,12 +76,14 @@ def test_a_credits_limit_holds_the_documented_most_then_settles_to_what_was_char
 
 
 def test_the_balance_is_read_at_most_once_a_minute_per_key(alice, start_fake):
-    """A burst of jobs on one key queues one balance read, not one per job."""
+    """A burst of jobs on one key: one read at once, one more for the rest of the burst once
+    its minute is over, and none in between."""
     from django.core.cache import cache
+    from django_q.models import Schedule
 
     from studio.models import Generation
 
-    start_fake("aioagi", credits=100)
+    fake = start_fake("aioagi", credits=100)
     key = credential(alice, "aioagi")
     other = credential(alice, "lemondata", "sk-another-key-0011223344")
     jobs = [Generation(vendor="aioagi", credential=key) for _ in range(3)]
@@ -92,8 +95,20 @@ def test_the_balance_is_read_at_most_once_a_minute_per_key(alice, start_fake):
         return sorted(t.task["name"] for t in OrmQ.objects.all())
 
     assert queued() == sorted([f"balance {key.pk}", f"balance {other.pk}"])
-    # The minute is over (its cache entry expired): the next job reads it again.
+    later = Schedule.objects.get()  # the burst's second and third jobs: one read, deferred
+    assert later.func == "studio.engine.ledger.refresh_balance_after_burst"
+    assert later.args == f"({key.pk},)"
+    wait = (later.next_run - timezone.now()).total_seconds()
+    assert ledger.BALANCE_READ_EVERY - 5 < wait <= ledger.BALANCE_READ_EVERY
+    # The minute is over (the first read's cache entry expired) but the deferred read is still
+    # to come: a new job waits for it rather than reading now.
     cache.delete(f"balance-read:{key.pk}")
     ledger.refresh_balance_later(jobs[0])
-    assert queued().count(f"balance {key.pk}") == 2
-    assert ledger.BALANCE_READ_EVERY == 60
+    assert queued().count(f"balance {key.pk}") == 1 and Schedule.objects.count() == 1
+    # The deferred read runs: it reads the balance and starts the key's next quiet minute.
+    fake.keys[KEY].credits = 90
+    assert ledger.refresh_balance_after_burst(key.pk)
+    assert Credential.objects.get(pk=key.pk).balance == Decimal(90)
+    ledger.refresh_balance_later(jobs[0])
+    assert queued().count(f"balance {key.pk}") == 1  # still within that minute: deferred
+    assert Schedule.objects.count() == 2
