@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
 
 from studio.models import Generation, Lease
 
@@ -52,3 +53,13 @@ def store(pk: int) -> None:
 
 def refresh_balance(credential_id: int) -> None:
     send("studio.engine.tasks.refresh_balance", credential_id, task_name=f"balance {credential_id}")
+
+
+def refresh_balance_at(credential_id: int, when) -> None:
+    """The balance read deferred past a burst of jobs (`ledger.refresh_balance_later`)."""
+    schedule(
+        "studio.engine.ledger.refresh_balance_after_burst",
+        credential_id,
+        schedule_type=Schedule.ONCE,
+        next_run=when,
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Credential
@@ -86,17 +88,38 @@ def record_images(generation: Generation, count: int) -> None:
         CreditEntry.objects.bulk_create([entry], ignore_conflicts=True)
     if count:
         refresh_balance_later(generation)
+    money.settle(generation)  # the budgets now count what the job really cost
 
 
 # Vendors whose balance is read by a free call (new-api billing; LemonData's management
 # token). GirlGeneratorAI reports it in each submit reply (record_spend above).
 BALANCE_READ_AFTER_JOB = {"aioagi", "chatbp", "lemondata"}
+# At most one balance read a minute per key: a burst of jobs would otherwise spend the key's
+# rate budget on reading the same figure. The burst's later spends are read once its minute is
+# over, so the figure shown is never left behind them (the credits page says how old it is).
+BALANCE_READ_EVERY = 60
 
 
 def refresh_balance_later(generation: Generation) -> None:
-    """After a job that spent, the key's balance is read again in a task of its own."""
-    if generation.vendor in BALANCE_READ_AFTER_JOB and generation.credential_id:
-        enqueue.refresh_balance(generation.credential_id)
+    """After a job that spent, the key's balance is read again in a task of its own: at once
+    if it was not read in the last minute, else once that minute is over (one read for all
+    the jobs in between). cache.add is atomic in the shared cache."""
+    key = generation.credential_id
+    if generation.vendor not in BALANCE_READ_AFTER_JOB or not key:
+        return
+    if cache.get(f"balance-later:{key}") is None and cache.add(
+        f"balance-read:{key}", 1, BALANCE_READ_EVERY
+    ):
+        enqueue.refresh_balance(key)
+    elif cache.add(f"balance-later:{key}", 1, BALANCE_READ_EVERY * 3):
+        enqueue.refresh_balance_at(key, timezone.now() + timedelta(seconds=BALANCE_READ_EVERY))
+
+
+def refresh_balance_after_burst(credential_id: int) -> bool:
+    """The read deferred by refresh_balance_later; it starts the key's next quiet minute."""
+    cache.set(f"balance-read:{credential_id}", 1, BALANCE_READ_EVERY)
+    cache.delete(f"balance-later:{credential_id}")
+    return refresh_balance(credential_id)
 
 
 def refresh_balance(credential_id: int) -> bool:

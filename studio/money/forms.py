@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Credential, Team
 from studio.money import services
-from studio.money.models import Budget, Price
-
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+from studio.money.models import CURRENCY, Budget, Price
 
 
 def at_least(field: forms.Field, low: int) -> None:
@@ -65,8 +61,11 @@ class BudgetForm(forms.ModelForm):
             self.add_error("credential", _("Choose the team key this limit is for."))
         if data.get("measure") == Budget.Measure.MONEY and not data.get("currency"):
             self.add_error("currency", _("A limit in money needs its currency."))
-        if data.get("measure") in (Budget.Measure.IMAGES, Budget.Measure.CREDITS):
+        if data.get("measure") != Budget.Measure.MONEY:
             data["currency"] = ""
+        problem = services.unit_problem(data.get("measure"), data.get("credential"))
+        if problem:
+            self.add_error("measure", problem)
         if data.get("period") == Budget.Period.DAYS and not data.get("period_days"):
             self.add_error("period_days", _("How many days is one period?"))
         return data
@@ -104,15 +103,13 @@ class PriceForm(forms.ModelForm):
         self.fields["credential"].queryset = Credential.objects.usable().filter(owner=owner)
         self.fields["credential"].required = True
         self.fields["credential"].empty_label = None
-        at_least(self.fields["amount"], 0)
+        self.fields["amount"].widget.attrs["min"] = "0"  # the check itself: Price.clean()
         self.fields["model"].help_text = _("Blank for every model.")
 
-    def clean_currency(self) -> str:
-        value = clean_currency(self.cleaned_data.get("currency"))
-        if not value:
-            raise forms.ValidationError(_("This field is required."))
-        return value
-
-    def save(self, commit: bool = True) -> Price:
-        self.instance.vendor = self.cleaned_data["credential"].vendor
-        return super().save(commit)
+    def clean(self) -> dict:
+        data = super().clean()
+        # Price.clean() checks the values (currency, amount, vendor), here and in the admin;
+        # a user's own price is for their key's vendor.
+        if data.get("credential"):
+            self.instance.vendor = data["credential"].vendor
+        return data

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class Price(models.Model):
@@ -44,6 +49,27 @@ class Price(models.Model):
     def __str__(self) -> str:
         return f"{self.vendor} {self.model or '*'} {self.amount} {self.currency} {self.per}"
 
+    def clean(self) -> None:
+        """The one place a price's values are checked: the operator's admin and a user's own
+        price form both call it (through full_clean)."""
+        from studio.vendors import ADAPTERS
+
+        errors = {}
+        self.currency = (self.currency or "").strip().upper()
+        if not CURRENCY.match(self.currency):
+            errors["currency"] = _("Three letters, as in ISO 4217: CNY, USD, EUR.")
+        if self.amount is not None and self.amount < 0:
+            errors["amount"] = _("A price cannot be negative.")
+        # A blank vendor is the field's own "required" error (or the form's missing key).
+        if self.vendor and (self.vendor not in ADAPTERS or self.vendor == "demo"):
+            errors["vendor"] = _("Choose one of the studio's vendors: %(vendors)s.") % {
+                "vendors": ", ".join(v for v in ADAPTERS if v != "demo")
+            }
+        for name in ("model", "size", "quality"):
+            setattr(self, name, (getattr(self, name) or "").strip())
+        if errors:
+            raise ValidationError(errors)
+
 
 class Budget(models.Model):
     """A limit on spend in one period: on a user's own keys, on each member of a team key,
@@ -58,6 +84,7 @@ class Budget(models.Model):
         MONEY = "money", _("money")
         IMAGES = "images", _("images")
         CREDITS = "credits", _("vendor credits")
+        TOKENS = "tokens", _("vendor tokens")
 
     class Period(models.TextChoices):
         MONTH = "month", _("Calendar month")
@@ -151,3 +178,43 @@ class BudgetEvent(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class MonthlySpend(models.Model):
+    """The money spent in one month that is over, per spender, key, vendor, model, kind and
+    currency: the credits page's totals read these few rows instead of the whole ledger.
+
+    Ledger rows are append-only and valued when written, so a month that is over never
+    changes: it is rolled up once (studio.money.services.roll_up_closed_months) and its totals
+    stay exact whatever prices change later."""
+
+    month = models.DateField()  # its first day, in the studio's time zone
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    # The key's id as the ledger row had it, not a foreign key: a deleted key's spend stays,
+    # as it does on the ledger rows (the page shows it without a key, as it does them).
+    credential_id = models.BigIntegerField(null=True, blank=True)
+    vendor = models.CharField(max_length=32)
+    model = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "month"], name="monthly_spend_owner"),
+            models.Index(fields=["credential_id", "month"], name="monthly_spend_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.vendor} {self.total} {self.currency}"
+
+
+class RolledMonth(models.Model):
+    """A month whose spend is in MonthlySpend: rolled up exactly once (the unique month makes
+    a second, concurrent roll-up fail and roll back)."""
+
+    month = models.DateField(unique=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"

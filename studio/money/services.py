@@ -3,7 +3,7 @@ shared key, and whether a job fits every budget that covers it.
 
 Other packages call these functions, never the models' internals: the engine calls
 `reserve` when it stores a job and `key_problem` before the paid POST; the ledger calls
-`price_entry` for each row it writes."""
+`price_entry` for each row it writes and `settle` once a finished job's rows are written."""
 
 from __future__ import annotations
 
@@ -12,15 +12,23 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from accounts.models import Credential, Membership, Team, record_event
 from studio.models import CreditEntry, Generation, Image
-from studio.money.models import Budget, BudgetEvent, KeyShare, Price, Reservation
+from studio.money.models import (
+    Budget,
+    BudgetEvent,
+    KeyShare,
+    MonthlySpend,
+    Price,
+    Reservation,
+    RolledMonth,
+)
 
 ZERO = Decimal(0)
 PLACES = Decimal("0.000001")
@@ -104,6 +112,31 @@ def price_entry(entry: CreditEntry, generation: Generation) -> None:
         entry.price = price
 
 
+# What an image costs in a vendor's own units, where the vendor documents it: (least, most,
+# where it says so). An estimate and a budget in those units count the most. GirlGeneratorAI:
+# "1–3 credits per generation, depending on the model" (vendor-docs/girlgenerator.txt,
+# 速率限制与 Credits). No token-billed vendor (aioagi, chatbp, new-api relays) documents the
+# tokens an image takes, so a token price cannot give an estimate before the job is sent.
+UNITS_PER_IMAGE: dict[tuple[str, str], tuple[Decimal, Decimal]] = {
+    ("girlgenerator", Price.Per.CREDIT): (Decimal(1), Decimal(3)),
+}
+
+
+def most_units_per_image(vendor: str, per: str) -> Decimal | None:
+    documented = UNITS_PER_IMAGE.get((vendor, per))
+    return documented[1] if documented else None
+
+
+def unit_name(per: str, count: Decimal) -> str:
+    value = Decimal(count).normalize()
+    n = int(value) if value == value.to_integral_value() else 2
+    if per == Price.Per.CREDIT:
+        return ngettext("%(n)s credit", "%(n)s credits", n) % {"n": f"{value:f}"}
+    if per == Price.Per.TOKENS:
+        return ngettext("%(n)s token", "%(n)s tokens", n) % {"n": f"{value:f}"}
+    return images(value)
+
+
 @dataclass
 class Estimate:
     count: int
@@ -111,27 +144,64 @@ class Estimate:
     each: Decimal | None = None
     price: Price | None = None
     free: bool = False
+    # For a price per credit: the documented most credits one image takes.
+    units_each: Decimal | None = None
+    # Why there is no figure, when a price exists in units no one can count before the job.
+    unpriced_per: str = ""
 
     def __str__(self) -> str:
+        from studio.templatetags.studio import vendor_label
+
         if self.free:
             return _("Free: the demo sends nothing to a vendor.")
+        if self.unpriced_per == Price.Per.TOKENS:
+            return _(
+                "Not priced before it is sent: this vendor bills in tokens and does not document "
+                "how many tokens an image takes. The credits page values the job once the "
+                "vendor reports them."
+            )
+        if self.unpriced_per == Price.Per.CREDIT:
+            return _(
+                "Not priced before it is sent: this vendor bills in credits and does not "
+                "document how many credits an image takes. The credits page values the job "
+                "once the vendor reports them."
+            )
         if self.total is None:
             return _("Not priced: no price for this vendor and model is in the price book.")
         cur = self.price.currency
-        whose = _("your price") if self.price.credential_id else _("price book")
-        return _("about %(total)s: %(count)s × %(each)s, %(whose)s of %(day)s") % {
+        if self.price.credential_id:
+            whose = _("your price of %(day)s")
+        else:
+            whose = _("%(vendor)s price of %(day)s")
+        whose = whose % {
+            "vendor": vendor_label(self.price.vendor),
+            "day": self.price.valid_from.isoformat(),
+        }
+        values = {
             "total": money(self.total, cur),
             "count": images(self.count),
             "each": money(self.each, cur),
             "whose": whose,
-            "day": self.price.valid_from.isoformat(),
+        }
+        if self.units_each is None:
+            return _("about %(total)s: %(count)s × %(each)s, %(whose)s") % values
+        return _(
+            "at most %(total)s: %(count)s × %(units)s at most × %(each)s, %(whose)s "
+            "(the vendor documents %(least)s to %(most)s an image)"
+        ) % {
+            **values,
+            "units": unit_name(self.price.per, self.units_each),
+            "least": UNITS_PER_IMAGE[(self.price.vendor, self.price.per)][0],
+            "most": unit_name(self.price.per, self.units_each),
         }
 
 
 def estimate(
     vendor: str, model: str, params: dict, credential_id: int | None, day: date | None = None
 ) -> Estimate:
-    """A job's cost before it is sent: its images times the price per image of today."""
+    """A job's cost before it is sent, at today's prices: its images times the price per
+    image; else times the documented most credits an image takes times the price per credit.
+    A price per 1,000 tokens gives no estimate: no vendor documents an image's tokens."""
     try:
         count = max(1, int((params or {}).get("n") or 1))
     except (TypeError, ValueError):
@@ -140,9 +210,18 @@ def estimate(
         return Estimate(count, ZERO, ZERO, free=True)
     day = day or timezone.localdate()
     price = price_for(vendor, model, params, Price.Per.IMAGE, day, credential_id)
-    if price is None:
-        return Estimate(count)
-    return Estimate(count, (price.amount * count).quantize(PLACES), price.amount, price)
+    if price is not None:
+        return Estimate(count, (price.amount * count).quantize(PLACES), price.amount, price)
+    for per in (Price.Per.CREDIT, Price.Per.TOKENS):
+        price = price_for(vendor, model, params, per, day, credential_id)
+        if price is None:
+            continue
+        most = most_units_per_image(vendor, per)
+        if most is None:
+            return Estimate(count, unpriced_per=per)
+        total = (price.amount * most * count).quantize(PLACES)
+        return Estimate(count, total, price.amount, price, units_each=most)
+    return Estimate(count)
 
 
 # --- team keys ------------------------------------------------------------------------------
@@ -300,10 +379,21 @@ def applicable(generation: Generation) -> list[Budget]:
     return list(Budget.objects.filter(rule).order_by("pk"))
 
 
-# The most credits an image may cost, where a vendor documents it: a credits limit holds this
-# much per image until the vendor reports what it really took. GirlGeneratorAI: "1–3 credits
-# per generation, depending on the model" (vendor-docs/girlgenerator.txt, 速率限制与 Credits).
-MAX_CREDITS_PER_IMAGE = {"girlgenerator": Decimal(3)}
+def unit_problem(measure: str, credential: Credential | None) -> str | None:
+    """Why a limit in vendor units could not be checked before a job is sent, or None. Units
+    differ between vendors, and a job is counted before it is sent only where the vendor
+    documents the most units an image takes (UNITS_PER_IMAGE)."""
+    if measure not in (Budget.Measure.CREDITS, Budget.Measure.TOKENS):
+        return None
+    if credential is None:
+        return _("A limit in vendor units is for one key: choose it. Vendors' units differ.")
+    if most_units_per_image(credential.vendor, measure) is None:
+        what = _("credits") if measure == Budget.Measure.CREDITS else pgettext("unit", "tokens")
+        return _(
+            "%(vendor)s does not document how many %(units)s an image takes, so a job could "
+            "not be counted against this limit before it is sent. Set it in money or in images."
+        ) % {"vendor": credential.get_vendor_display(), "units": what}
+    return None
 
 
 def needed(budget: Budget, generation: Generation) -> Decimal | None:
@@ -312,8 +402,9 @@ def needed(budget: Budget, generation: Generation) -> Decimal | None:
     count = Decimal(max(1, int(generation.params.get("n") or 1)))
     if budget.measure == Budget.Measure.IMAGES:
         return count
-    if budget.measure == Budget.Measure.CREDITS:
-        most = MAX_CREDITS_PER_IMAGE.get(generation.vendor)
+    if budget.measure in (Budget.Measure.CREDITS, Budget.Measure.TOKENS):
+        # The documented most an image takes is held until the vendor reports what it took.
+        most = most_units_per_image(generation.vendor, budget.measure)
         return None if most is None else most * count
     guess = estimate(
         generation.vendor, generation.model, generation.params, generation.credential_id
@@ -328,16 +419,28 @@ def actual(reservation: Reservation, budget: Budget) -> Decimal:
     if budget.measure == Budget.Measure.IMAGES:
         return Decimal(Image.objects.filter(generation_id=reservation.generation_id).count())
     rows = CreditEntry.objects.filter(generation_id=reservation.generation_id)
-    if budget.measure == Budget.Measure.CREDITS:
-        return rows.filter(kind="credits").aggregate(s=Sum("amount"))["s"] or ZERO
+    if budget.measure in (Budget.Measure.CREDITS, Budget.Measure.TOKENS):
+        return rows.filter(kind=budget.measure).aggregate(s=Sum("amount"))["s"] or ZERO
     if rows.filter(money__isnull=True).exists():
         return reservation.amount  # spend the price book cannot value: keep the estimate
     return rows.filter(currency=budget.currency).aggregate(s=Sum("money"))["s"] or ZERO
 
 
+def settle(generation: Generation) -> int:
+    """Replaces a finished job's estimates by its real spend in every budget that held them.
+    The ledger calls it as soon as the job's rows are written; how many were settled."""
+    settled = 0
+    for r in Reservation.objects.filter(generation=generation, spent__isnull=True).select_related(
+        "budget"
+    ):
+        spent = actual(r, r.budget)
+        settled += Reservation.objects.filter(pk=r.pk, spent__isnull=True).update(spent=spent)
+    return settled
+
+
 def used(budget: Budget, start: datetime, end: datetime, member=None) -> Decimal:
-    """Settled spend plus the estimates of jobs still in flight; jobs that have ended since
-    are settled to their real spend here."""
+    """Settled spend plus the estimates of jobs still in flight. A job that ended without
+    ledger rows written through `settle` (a failed job) is settled here, as a safety net."""
     rows = Reservation.objects.filter(budget=budget, created_at__gte=start, created_at__lt=end)
     if member is not None:
         rows = rows.filter(generation__owner=member)
@@ -359,10 +462,8 @@ def used(budget: Budget, start: datetime, end: datetime, member=None) -> Decimal
 def quantity(value: Decimal, budget: Budget) -> str:
     if budget.measure == Budget.Measure.IMAGES:
         return images(value)
-    if budget.measure == Budget.Measure.CREDITS:
-        value = Decimal(value).normalize()
-        count = int(value) if value == value.to_integral_value() else 2
-        return ngettext("%(n)s credit", "%(n)s credits", count) % {"n": f"{value:f}"}
+    if budget.measure in (Budget.Measure.CREDITS, Budget.Measure.TOKENS):
+        return unit_name(budget.measure, value)
     return money(value, budget.currency)
 
 
@@ -391,6 +492,11 @@ def refusal(budget: Budget, left: Decimal, need: Decimal | None, resets: datetim
     if need is None and budget.measure == Budget.Measure.CREDITS:
         return _(
             "%(budget)s is in vendor credits and this vendor does not document how many an "
+            "image may take, so the job cannot be counted against it and was not sent."
+        ) % {"budget": describe(budget)}
+    if need is None and budget.measure == Budget.Measure.TOKENS:
+        return _(
+            "%(budget)s is in vendor tokens and this vendor does not document how many an "
             "image may take, so the job cannot be counted against it and was not sent."
         ) % {"budget": describe(budget)}
     if need is None:
@@ -516,3 +622,64 @@ def warnings_for(user, credential: Credential | None) -> list[str]:
                 }
             )
     return notes
+
+
+# --- the monthly roll-up ----------------------------------------------------------------------
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def live_from(now: datetime | None = None) -> date:
+    """The first month still read from the ledger itself: the month of yesterday. A month is
+    rolled up once it has been over for a day, so that a ledger row written in its last
+    second is in it whatever the commit's delay."""
+    yesterday = timezone.localdate(now or timezone.now()) - timedelta(days=1)
+    return yesterday.replace(day=1)
+
+
+def roll_up_month(month: date) -> bool:
+    """Rolls up one month that is over; False if another process already has."""
+    start, end = local_start(month), local_start(next_month(month))
+    try:
+        with transaction.atomic():
+            # First, so that a concurrent roll-up of the same month fails here and rolls back.
+            RolledMonth.objects.create(month=month)
+            rows = (
+                CreditEntry.objects.filter(
+                    created_at__gte=start, created_at__lt=end, money__isnull=False
+                )
+                # The credits page leaves out the demo's zero rows; so does its roll-up.
+                .exclude(vendor="demo", amount=0)
+                .values("owner_id", "credential_id", "vendor", "model", "kind", "currency")
+                .annotate(total=Sum("money"))
+                .order_by()
+            )
+            MonthlySpend.objects.bulk_create([MonthlySpend(month=month, **row) for row in rows])
+    except IntegrityError:
+        return False
+    return True
+
+
+def roll_up_closed_months(now: datetime | None = None) -> date:
+    """Makes sure every month before the live one is rolled up; returns the live month. One
+    query when nothing is to do (every page load but the first after a month ends)."""
+    live = live_from(now)
+    last = RolledMonth.objects.order_by("-month").values_list("month", flat=True).first()
+    if last is not None and next_month(last) >= live:
+        return live
+    if last is None:
+        first = CreditEntry.objects.filter(created_at__lt=local_start(live)).aggregate(
+            first=Min("created_at")
+        )["first"]
+        # No spend before the live month: mark the month before it rolled (empty), so that
+        # later page loads ask one query. No older row can appear: the ledger only appends.
+        day = timezone.localdate(first) if first else live - timedelta(days=1)
+        month = day.replace(day=1)
+    else:
+        month = next_month(last)
+    while month < live:
+        roll_up_month(month)
+        month = next_month(month)
+    return live

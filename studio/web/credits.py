@@ -17,11 +17,14 @@ from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts.models import Credential
 from studio.models import CreditEntry
+from studio.money import services as rollup
+from studio.money.models import MonthlySpend
 from studio.money.services import money
 from studio.money.templatetags.money import units
 from studio.templatetags.studio import vendor_label
@@ -96,6 +99,19 @@ def daily(entries: QuerySet, today: date) -> list[dict]:
     )
 
 
+def rects(bars: list[dict], width: str, css: str) -> str:
+    """A chart's bars as SVG, escaped by format_html: a template loop over 200 bars with six
+    lookups each was a third of the page's time (benchmarks/README.md: the credits page)."""
+    return format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="{}"><title>{}</title></rect>',
+        (
+            (bar["x"], bar["y"], width, bar["height"], css.format(**bar), bar["title"])
+            for bar in bars
+        ),
+    )
+
+
 def charts(rows: list[dict], today: date) -> list[dict]:
     """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
     first = today - timedelta(days=CHART_DAYS - 1)
@@ -128,6 +144,7 @@ def charts(rows: list[dict], today: date) -> list[dict]:
             {
                 "unit": unit,
                 "bars": bars,
+                "rects": rects(bars, f"{slot - 2:.1f}", "bar"),
                 "peak": peak,
                 "total": total,
                 "width": f"{slot - 2:.1f}",
@@ -183,6 +200,7 @@ def money_chart(rows: list[dict], today: date) -> list[dict]:
             {
                 "currency": currency,
                 "segments": segments,
+                "rects": rects(segments, f"{slot - 2:.1f}", "bar vendor-{vendor}"),
                 "vendors": [(v, vendor_labels[v]) for v in vendors],
                 "peak": money(peak, currency),
                 "total": money(total, currency),
@@ -205,16 +223,22 @@ def month_starts(first: datetime, last: datetime) -> list[datetime]:
     return starts
 
 
-def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
-    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
-    month, per currency: one grouped query answered by a covering index (no join), rolled up
-    here. A row's month is a CASE over the months' starts: truncating 10,000 dates in SQLite
-    calls a Python function per row (benchmarks/README.md)."""
+GROUPED = ("vendor", "model", "credential_id", "owner_id", "currency")
+
+
+def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
+    """The priced spend of some ledger rows by GROUPED and month, read from the rows
+    themselves: one grouped query answered by a covering index (no join). A row's month is
+    a CASE over the months' starts: truncating 10,000 dates in SQLite calls a Python function
+    per row (benchmarks/README.md). From `since` on, the months are known without asking."""
     priced = entries.filter(money__isnull=False).order_by()
-    span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
-    if span["first"] is None:
-        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
-    starts = month_starts(span["first"], span["last"])
+    if since is not None:
+        starts = month_starts(start_of(since), timezone.now())
+    else:
+        span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
+        if span["first"] is None:
+            return []
+        starts = month_starts(span["first"], span["last"])
     # Newest first: most spend is recent, so most rows stop at the first comparison or two.
     bucket = Case(
         *[
@@ -224,11 +248,48 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
         default=Value(0),
         output_field=IntegerField(),
     )
+    rows = list(priced.annotate(bucket=bucket).values(*GROUPED, "bucket").annotate(Sum("money")))
+    months = [timezone.localdate(start) for start in starts]
+    return [{**r, "month": months[r.pop("bucket")], "total": r.pop("money__sum")} for r in rows]
+
+
+def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+    """The same figures from the monthly roll-up (studio.money) for the months that are
+    over, and from the ledger for the live month: the page no longer reads a year of rows."""
+    live = rollup.roll_up_closed_months()
+    mine = [c.pk for c in credentials]
+    rolled = MonthlySpend.objects.filter(Q(owner=user) | Q(credential_id__in=mine))
+    data = filters.cleaned_data
+    if data["credential"]:
+        rolled = rolled.filter(credential_id=data["credential"])
+    for name in ("vendor", "kind"):
+        if data[name]:
+            rolled = rolled.filter(**{name: data[name]})
     rows = list(
-        priced.annotate(bucket=bucket)
-        .values("vendor", "model", "credential_id", "owner_id", "currency", "bucket")
-        .annotate(total=Sum("money"))
+        rolled.filter(month__lt=live)
+        .values(*GROUPED, "month")
+        .annotate(money__sum=Sum("total"))
+        .order_by()
     )
+    rows = [{**r, "total": r.pop("money__sum")} for r in rows]
+    entries = filters.apply(visible_entries(user, credentials))
+    return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
+
+
+def spend_by_month(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+    if not filters.is_valid():
+        return []
+    if filters.cleaned_data["start"] or filters.cleaned_data["end"]:
+        # A span of days cuts months in two: only the ledger itself knows those parts.
+        return ledger_months(filters.apply(visible_entries(user, credentials)))
+    return rolled_months(user, credentials, filters)
+
+
+def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
+    """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
+    month, per currency, rolled up here from the grouped rows of `spend_by_month`."""
+    if not rows:
+        return {name: [] for name in ("vendor", "model", "key", "member", "month")}
     keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
     names = dict(
         User.objects.filter(pk__in={r["owner_id"] for r in rows}).values_list("pk", "username")
@@ -238,11 +299,13 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
         "model": ("vendor", "model"),
         "key": ("credential_id",),
         "member": ("owner_id",),
-        "month": ("bucket",),
+        "month": ("month",),
     }
     sums: dict[str, dict[tuple, Decimal]] = {name: defaultdict(Decimal) for name in groups}
     for row in rows:
         key = keys.get(row["credential_id"])
+        # A deleted key's spend is spend without a key, in the roll-up as on the ledger.
+        row = {**row, "credential_id": key.pk if key else None}
         for name, fields in groups.items():
             if name == "member" and (key is None or key.owner_id != user.pk):
                 continue
@@ -257,7 +320,7 @@ def money_totals(user, entries: QuerySet) -> dict[str, list[dict]]:
             elif name == "member":
                 item["label"] = names.get(key[0], "")
             elif name == "month":
-                item["month"] = timezone.localdate(starts[key[0]])
+                item["month"] = key[0]
                 item["label"] = item["month"].isoformat()
             else:
                 item["label"] = key[-2]
@@ -295,8 +358,13 @@ def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
     entries = filters.apply(visible_entries(request.user, credentials))
+    # Owners in a second, small query: joining them made SQLite scan users first and sort the
+    # whole ledger for one page (19 ms); alone, the ledger's (owner, -created_at) index serves
+    # the page in order (1 ms). benchmarks/README.md: the credits page.
     page, next_cursor = keyset_page(
-        entries.select_related("credential", "owner"), request.GET.get("after"), PAGE_SIZE
+        entries.select_related("credential").prefetch_related("owner"),
+        request.GET.get("after"),
+        PAGE_SIZE,
     )
     today = timezone.localdate()
     days = daily(entries, today)
@@ -305,7 +373,7 @@ def credits(request: HttpRequest) -> HttpResponse:
         "summaries": summaries(request.user, credentials),
         "charts": charts(days, today),
         "money_charts": money_chart(days, today),
-        "totals": money_totals(request.user, entries),
+        "totals": money_totals(request.user, spend_by_month(request.user, credentials, filters)),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
         "next_query": filters.query(after=next_cursor) if next_cursor else "",

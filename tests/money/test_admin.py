@@ -59,3 +59,34 @@ def test_budgets_and_shares_are_view_only(alice, key, team, shared):
     r = admin.get("/admin/money/keyshare/")
     assert r.status_code == 200 and "Studio A" in r.content.decode()
     assert admin.get("/admin/money/keyshare/add/").status_code == 403
+
+
+def test_one_set_of_price_checks_for_the_admin_and_the_users_form(alice_client, key):
+    """Price.clean() holds the checks: the operator's admin and a user's own price form give
+    the same answers to the same bad values."""
+    bad = {"per": "images", "amount": "-1", "currency": "¥1", "valid_from": "2026-11-01"}
+    r = staff().post("/admin/money/price/add/", {**bad, "vendor": "nowhere"})
+    assert r.status_code == 200
+    errors = r.context["adminform"].form.errors
+    assert set(errors) >= {"currency", "amount", "vendor"}
+    r = alice_client.post("/money/prices/", {**bad, "credential": key.pk})
+    assert r.status_code == 200
+    form = r.context["price_form"]
+    assert form.errors["currency"] == ["Three letters, as in ISO 4217: CNY, USD, EUR."]
+    assert form.errors["currency"] == errors["currency"]
+    assert "A price cannot be negative." in form.errors["amount"]
+    assert not Price.objects.exists()
+    # Lower case is taken and kept upper case, in both.
+    ok = {**bad, "amount": "0.5", "currency": " cny "}
+    assert alice_client.post("/money/prices/", {**ok, "credential": key.pk}).status_code == 302
+    assert staff_post_ok({**ok, "vendor": "lemondata"})
+    assert sorted(Price.objects.values_list("vendor", "currency")) == [
+        ("girlgenerator", "CNY"),
+        ("lemondata", "CNY"),
+    ]
+
+
+def staff_post_ok(data: dict) -> bool:
+    client = Client()
+    client.force_login(User.objects.get(username="root"))
+    return client.post("/admin/money/price/add/", data).status_code == 302

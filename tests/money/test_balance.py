@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from accounts.models import Credential
@@ -68,5 +69,46 @@ def test_a_credits_limit_holds_the_documented_most_then_settles_to_what_was_char
     drive(first)
     charged = 100 - fake.keys[KEY].credits
     assert 1 <= charged <= 3
+    # Settled as soon as the job's ledger rows were written, before any budget is read again.
+    assert Reservation.objects.get(generation=first).spent == charged
     create_generation(alice, **job)  # the first now counts what it cost
     assert Reservation.objects.get(generation=first).spent == charged
+
+
+def test_the_balance_is_read_at_most_once_a_minute_per_key(alice, start_fake):
+    """A burst of jobs on one key: one read at once, one more for the rest of the burst once
+    its minute is over, and none in between."""
+    from django.core.cache import cache
+    from django_q.models import Schedule
+
+    from studio.models import Generation
+
+    fake = start_fake("aioagi", credits=100)
+    key = credential(alice, "aioagi")
+    other = credential(alice, "lemondata", "sk-another-key-0011223344")
+    jobs = [Generation(vendor="aioagi", credential=key) for _ in range(3)]
+    for job in jobs:
+        ledger.refresh_balance_later(job)
+    ledger.refresh_balance_later(Generation(vendor="lemondata", credential=other))
+
+    def queued() -> list[str]:
+        return sorted(t.task["name"] for t in OrmQ.objects.all())
+
+    assert queued() == sorted([f"balance {key.pk}", f"balance {other.pk}"])
+    later = Schedule.objects.get()  # the burst's second and third jobs: one read, deferred
+    assert later.func == "studio.engine.ledger.refresh_balance_after_burst"
+    assert later.args == f"({key.pk},)"
+    wait = (later.next_run - timezone.now()).total_seconds()
+    assert ledger.BALANCE_READ_EVERY - 5 < wait <= ledger.BALANCE_READ_EVERY
+    # The minute is over (the first read's cache entry expired) but the deferred read is still
+    # to come: a new job waits for it rather than reading now.
+    cache.delete(f"balance-read:{key.pk}")
+    ledger.refresh_balance_later(jobs[0])
+    assert queued().count(f"balance {key.pk}") == 1 and Schedule.objects.count() == 1
+    # The deferred read runs: it reads the balance and starts the key's next quiet minute.
+    fake.keys[KEY].credits = 90
+    assert ledger.refresh_balance_after_burst(key.pk)
+    assert Credential.objects.get(pk=key.pk).balance == Decimal(90)
+    ledger.refresh_balance_later(jobs[0])
+    assert queued().count(f"balance {key.pk}") == 1  # still within that minute: deferred
+    assert Schedule.objects.count() == 2

@@ -163,3 +163,41 @@ def test_monthly_and_custom_periods(alice, key):
     )
     start, end = services.window(fortnight, now)
     assert (start.date(), end.date()) == (date(2026, 12, 27), date(2027, 1, 10))
+
+
+def test_a_tokens_limit_set_before_the_rule_still_refuses_rather_than_guesses(alice):
+    """The form refuses a limit in tokens; one already stored refuses each job, with why."""
+    from accounts.vault import add_credential
+
+    tokens = add_credential(alice, "aioagi", "tokens key", "sk-aioagi-5566778899aabb")
+    budget(alice, "own", 100000, key=tokens, measure="tokens")
+    with pytest.raises(ValidationError) as refused:
+        create_generation(
+            alice, vendor="aioagi", credential=tokens, model="gpt-image-2", prompt="p", params={}
+        )
+    assert (
+        "is in vendor tokens and this vendor does not document how many"
+        in (refused.value.messages[0])
+    )
+    assert not Generation.objects.exists()
+
+
+def test_eager_settling_counts_the_images_as_soon_as_the_ledger_has_them(alice, key):
+    """money.settle: what the ledger calls once a finished job's rows are written."""
+    from studio.engine import ledger
+    from tests.web.conftest import make_image
+
+    limit = budget(alice, "own", 3, key=key)
+    first = job(alice, key)
+    assert Reservation.objects.get(generation=first).spent is None
+    second = job(alice, key)
+    make_image(alice, job=first)  # the engine stored one image, then writes the ledger
+    Generation.objects.filter(pk=first.pk).update(status=Status.SUCCEEDED)
+    ledger.record_images(first, 1)
+    # Settled at once, before any budget is read; the job still in flight keeps its estimate.
+    assert dict(Reservation.objects.values_list("generation_id", "spent")) == {
+        first.pk: Decimal(1),
+        second.pk: None,
+    }
+    assert services.settle(first) == 0  # once only
+    assert services.state_of(limit).used == 2

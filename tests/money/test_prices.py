@@ -3,7 +3,7 @@ price change."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -14,6 +14,7 @@ from studio.models import CreditEntry
 from studio.money import services
 from studio.money.models import Price
 from studio.vendors.base import Spend
+from tests.sharing.conftest import client_for
 from tests.web.conftest import make_job
 
 
@@ -134,5 +135,105 @@ def test_estimates_say_how_they_are_made_or_that_there_is_no_price(alice, key):
     price(vendor="lemondata", per="images", amount="0.21", on=date(2026, 11, 1), model="m")
     guess = services.estimate("lemondata", "m", {"n": 4}, None, day=date(2026, 12, 1))
     assert guess.total == Decimal("0.84")
-    assert str(guess) == "about ¥0.84: 4 images × ¥0.21, price book of 2026-11-01"
+    assert str(guess) == "about ¥0.84: 4 images × ¥0.21, LemonData price of 2026-11-01"
     assert str(services.estimate("demo", "demo", {}, None)).startswith("Free")
+
+
+def test_a_price_per_credit_estimates_the_documented_most_credits_an_image_takes(alice, key):
+    """GirlGeneratorAI documents 1–3 credits an image: the estimate counts 3, and says so."""
+    price(amount="0.01", on=date(2026, 11, 1))
+    guess = services.estimate("girlgenerator", "default", {"n": 3}, key.pk, day=date(2026, 12, 1))
+    assert (guess.total, guess.units_each) == (Decimal("0.09"), Decimal(3))
+    assert str(guess) == (
+        "at most ¥0.09: 3 images × 3 credits at most × ¥0.01, GirlGeneratorAI price of "
+        "2026-11-01 (the vendor documents 1 to 3 credits an image)"
+    )
+    # A price per image, where there is one, comes first: it is exact.
+    price(per="images", amount="0.02", on=date(2026, 11, 2))
+    guess = services.estimate("girlgenerator", "default", {}, key.pk, day=date(2026, 12, 1))
+    assert (guess.total, guess.units_each) == (Decimal("0.02"), None)
+
+
+def test_a_price_in_units_no_one_documents_per_image_is_not_priced_and_says_why(alice):
+    price(vendor="aioagi", per="tokens", amount="0.04", currency="USD")
+    price(vendor="chatfire", per="credits", amount="0.01")
+    tokens = services.estimate("aioagi", "gpt-image-2", {"n": 2}, None, day=date(2026, 12, 1))
+    assert tokens.total is None
+    assert str(tokens).startswith(
+        "Not priced before it is sent: this vendor bills in tokens and does not document how "
+        "many tokens an image takes."
+    )
+    credits = services.estimate("chatfire", "jimeng", {}, None, day=date(2026, 12, 1))
+    assert credits.total is None and "bills in credits" in str(credits)
+    # With nothing in the price book at all: the plain "not priced".
+    assert str(services.estimate("chatbp", "x", {}, None)).startswith("Not priced: no price")
+
+
+def months_ago(n: int) -> date:
+    day = timezone.localdate().replace(day=1)
+    for _ in range(n):
+        day = (day - timedelta(days=1)).replace(day=1)
+    return day
+
+
+def spend(user, credential, amount: str, when: datetime) -> CreditEntry:
+    job = make_job(user, credential=credential, vendor=credential.vendor, model="default")
+    entry = CreditEntry(
+        owner=user,
+        credential=credential,
+        generation=job,
+        vendor=credential.vendor,
+        model=job.model,
+        kind="credits",
+        amount=Decimal(amount),
+        unit="credits",
+        created_at=when,
+    )
+    services.price_entry(entry, job)
+    entry.save()
+    return entry
+
+
+def test_the_monthly_rollup_gives_the_ledgers_exact_totals(alice_client, alice, bob, key, shared):
+    """Months that are over come from the roll-up, the live month from the ledger: the same
+    exact totals as summing every ledger row, across a price change, a member's spend on a
+    team key, a second roll-up and a later price."""
+    from studio.money.models import MonthlySpend, RolledMonth
+    from studio.web.credits import ledger_months, money_totals, visible_entries
+
+    three, two, one = months_ago(3), months_ago(2), months_ago(1)
+    price(amount="0.10", on=three)
+    price(amount="0.125", on=two.replace(day=15))
+    spend(alice, key, "3", at(three, 9))  # 0.30
+    spend(alice, key, "1", at(two.replace(day=10)))  # 0.10
+    spend(alice, key, "7", at(two.replace(day=20)))  # 0.875
+    spend(bob, key, "4", at(one.replace(day=2)))  # 0.50, Bob on Alice's team key
+    spend(alice, key, "2", timezone.now())  # 0.25, the live month
+    r = alice_client.get("/credits/")
+    totals = r.context["totals"]
+    assert {t["month"]: t["total"] for t in totals["month"]} == {
+        three: Decimal("0.3"),
+        two: Decimal("0.975"),
+        one: Decimal("0.5"),
+        timezone.localdate().replace(day=1): Decimal("0.25"),
+    }
+    assert {t["label"]: t["money"] for t in totals["member"]} == {
+        "alice": "¥1.525",
+        "bob": "¥0.50",
+    }
+    assert [t["money"] for t in totals["vendor"]] == ["¥2.025"]
+    # The closed months were rolled up, once; their figures are the ledger's own.
+    assert set(RolledMonth.objects.values_list("month", flat=True)) >= {three, two, one}
+    assert MonthlySpend.objects.filter(month=two).get().total == Decimal("0.975")
+    from_ledger = money_totals(alice, ledger_months(visible_entries(alice, [key])))
+    assert from_ledger == totals
+    assert not services.roll_up_month(two)  # rolled already: nothing is counted twice
+    # A later price changes no month, rolled or live.
+    Price.objects.update(amount=Decimal("9"))
+    assert alice_client.get("/credits/").context["totals"] == totals
+    # Bob sees his own spend only: the roll-up keeps who spent it.
+    bob_totals = client_for(bob).get("/credits/").context["totals"]
+    assert [t["money"] for t in bob_totals["vendor"]] == ["¥0.50"]
+    # A span of days is read from the ledger itself (it can cut a month in two).
+    r = alice_client.get("/credits/", {"start": two.replace(day=15).isoformat()})
+    assert [t["money"] for t in r.context["totals"]["vendor"]] == ["¥1.625"]

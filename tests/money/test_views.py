@@ -116,7 +116,7 @@ def test_each_compare_target_shows_its_estimate(alice_client, alice, key):
         },
     )
     content = r.content.decode()
-    assert "about $0.30: 1 image × $0.30, price book of 2026-01-01" in content
+    assert "about $0.30: 1 image × $0.30, GirlGeneratorAI price of 2026-01-01" in content
     assert "Free: the demo sends nothing to a vendor." in content
 
 
@@ -148,3 +148,51 @@ def test_the_generate_form_warns_at_80_percent(alice_client, alice, key):
     page = alice_client.get("/", {"key": key.pk}).content.decode()
     assert "Your own limit on “studio key” (5 images a calendar month) is 80 percent used: " in page
     assert "1 image left until" in page
+
+
+def test_a_limit_in_vendor_units_is_refused_when_it_cannot_be_counted(alice_client, alice, key):
+    """Credits or tokens: only for one key whose vendor documents the most an image takes."""
+    tokens_key = add_credential(alice, "aioagi", "tokens key", "sk-aioagi-0099887766")
+    base = {"scope": "own", "limit": "100", "period": "month", "starts_on": "2026-12-01"}
+    r = alice_client.post(
+        "/money/budgets/", {**base, "measure": "tokens", "credential": tokens_key.pk}
+    )
+    assert r.status_code == 200
+    assert r.context["budget_form"].errors["measure"] == [
+        "AIOAGI does not document how many tokens an image takes, so a job could "
+        "not be counted against this limit before it is sent. Set it in money or in images."
+    ]
+    r = alice_client.post("/money/budgets/", {**base, "measure": "credits"})
+    assert r.context["budget_form"].errors["measure"] == [
+        "A limit in vendor units is for one key: choose it. Vendors' units differ."
+    ]
+    assert not Budget.objects.exists()
+    r = alice_client.post("/money/budgets/", {**base, "measure": "credits", "credential": key.pk})
+    assert r.status_code == 302
+    assert Budget.objects.get().measure == "credits"
+    page = alice_client.get("/money/").content.decode()
+    assert "a limit in tokens is refused when you set it" in page
+
+
+def test_a_compare_target_priced_per_credit_shows_the_most_it_may_cost(alice_client, key):
+    Price.objects.create(
+        vendor="girlgenerator",
+        per="credits",
+        amount=Decimal("0.05"),
+        currency="CNY",
+        valid_from=date(2026, 1, 1),
+    )
+    r = alice_client.post(
+        "/compare/new/",
+        {
+            "prompt": "two",
+            "target_0": "demo:demo",
+            "target_1": f"{key.pk}:default",
+            "aspect_ratio": "1:1",
+            "preview": "1",
+        },
+    )
+    assert (
+        "at most ¥0.15: 1 image × 3 credits at most × ¥0.05, GirlGeneratorAI price of "
+        "2026-01-01 (the vendor documents 1 to 3 credits an image)"
+    ) in r.content.decode()

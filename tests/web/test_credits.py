@@ -104,3 +104,13 @@ def test_the_ledger_pages_newest_first_and_keeps_its_filters(alice_client, alice
         query = r.context["next_query"] or None
         assert query is None or "vendor=girlgenerator" in query
     assert seen == [[kept[0].pk, kept[1].pk], [kept[2].pk, kept[3].pk], [kept[4].pk]]
+
+
+def test_a_balance_of_one_is_singular_in_both_languages(alice_client, alice):
+    key = add_credential(alice, "girlgenerator", "main", "sk-girl-0123456789abcdef")
+    key.balance, key.balance_unit, key.balance_at = Decimal("1"), "credits", timezone.now()
+    key.save()
+    content = alice_client.get("/credits/").content.decode()
+    assert "1 credit\n" in content and "1 credits" not in content
+    content = alice_client.get("/credits/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "1 个额度" in content
