@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from studio.engine import pacing
-from studio.models import RateBudget
+from studio.engine import pacing, ratelimit
+from studio.models import Generation, RateBudget
 
 # Below this a poll is more likely wasted than not: a slot is never spent on it.
 PLAUSIBLE = 0.5
@@ -124,8 +124,6 @@ def seconds(delta) -> float:
 def pick(bucket: str, due: Sequence, now, adapter_of, limit: int, period: float):
     """Of a rate-limited key's due jobs, the one to poll now (its request already taken from
     the budget), or None. `adapter_of(vendor)` gives the vendor's adapter."""
-    from studio.models import Generation
-
     Status = Generation.Status
     sample = due[0]
     same_key = Generation.objects.filter(
@@ -152,8 +150,6 @@ def pick(bucket: str, due: Sequence, now, adapter_of, limit: int, period: float)
     chosen = choose(candidates, free, in_flight)
     if chosen is None:
         return None
-    from studio.engine import ratelimit
-
     if ratelimit.try_acquire(bucket, limit, period):
         return None  # the limiter says no (another process, a 429): choose again next loop
     return next(g for g in due if g.pk == chosen.pk)
