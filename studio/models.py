@@ -56,6 +56,9 @@ class Generation(models.Model):
     # When the engine should next act on the job: a deferred submit or the next poll.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     polls = models.PositiveIntegerField(default=0)
+    # The last poll that found the job still running: the vendor was not done before it
+    # (engine/schedule.py reads it to judge how likely the job is done now).
+    polled_at = models.DateTimeField(null=True, blank=True)
     poll_errors = models.PositiveIntegerField(default=0)
     submit_attempts = models.PositiveSmallIntegerField(default=0)
     # A worker holds a job (submitting, downloading) until this time; past it, the recovery

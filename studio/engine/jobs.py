@@ -342,6 +342,18 @@ def next_interval(adapter, polls: int, suggested: float | None) -> float:
     return max(suggested or 0, min(adapter.poll_max, backoff)) * settings.STUDIO_POLL_SCALE
 
 
+def record_window(generation: Generation, adapter, took: float) -> None:
+    """For a rate-limited key's schedule: the job became ready after its last "still running"
+    poll, or after the adapter's first wait if it had none (the engine never looks sooner, so
+    that is all a first poll can tell), and before `took`."""
+    still_running = adapter.poll_interval * settings.STUDIO_POLL_SCALE
+    if generation.polled_at:
+        still_running = max(
+            still_running, (generation.polled_at - generation.running_at).total_seconds()
+        )
+    pacing.record_window(generation.vendor, generation.model, still_running, took)
+
+
 def handle_poll_result(generation: Generation, adapter, result) -> None:
     now = timezone.now()
     if isinstance(result, Finished):
@@ -356,11 +368,10 @@ def handle_poll_result(generation: Generation, adapter, result) -> None:
             raw_reply=result.raw,
         ):
             if generation.running_at and not generation.redownloads:
-                pacing.record_duration(
-                    generation.vendor,
-                    generation.model,
-                    (now - generation.running_at).total_seconds(),
-                )
+                took = (now - generation.running_at).total_seconds()
+                pacing.record_duration(generation.vendor, generation.model, took)
+                if rate_limit_of(adapter)[0]:
+                    record_window(generation, adapter, took)
             hand_over(generation, result.images)
         return
     if isinstance(result, Running):
@@ -368,6 +379,7 @@ def handle_poll_result(generation: Generation, adapter, result) -> None:
             generation,
             Status.RUNNING,
             polls=F("polls") + 1,
+            polled_at=now,
             progress=result.progress,
             next_poll_at=now
             + timedelta(seconds=next_interval(adapter, generation.polls + 1, result.poll_after)),

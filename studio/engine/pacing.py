@@ -35,6 +35,22 @@ def record_duration(vendor: str, model: str, seconds: float) -> None:
     cache.set(_key(vendor, model), [*samples[-(SAMPLES - 1) :], round(seconds, 3)], KEEP_SECONDS)
 
 
+def _windows_key(vendor: str, model: str) -> str:
+    return f"studio:ready-windows:{vendor}:{model}"[:250]
+
+
+def record_window(vendor: str, model: str, still_running: float, done: float) -> None:
+    """Remembers that a job was still running `still_running` seconds after the vendor accepted
+    it and done at `done`: it became ready somewhere in between (engine/schedule.py)."""
+    windows = cache.get(_windows_key(vendor, model)) or []
+    window = [round(min(still_running, done), 3), round(done, 3)]
+    cache.set(_windows_key(vendor, model), [*windows[-(SAMPLES - 1) :], window], KEEP_SECONDS)
+
+
+def ready_windows(vendor: str, model: str) -> list[tuple[float, float]]:
+    return [(lo, hi) for lo, hi in cache.get(_windows_key(vendor, model)) or []]
+
+
 def first_poll_wait(vendor: str, model: str, default: float, interval: float) -> float:
     """Seconds until the first poll: the adapter's wait, or longer when recent jobs of this
     vendor and model show it cannot be done before then."""

@@ -23,10 +23,10 @@ from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, conne
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from studio.engine import enqueue, jobs, ratelimit
+from studio.engine import enqueue, jobs, ratelimit, schedule
 from studio.engine.enqueue import POLLER, wake_poller, work_remains
 from studio.models import Generation, Lease
-from studio.vendors import get_adapter
+from studio.vendors import ADAPTERS, get_adapter
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -37,6 +37,7 @@ PASS_SECONDS = 50
 # not poll it again; the poll itself then sets the real next time.
 IN_PROGRESS = timedelta(seconds=120)
 BATCH = 200
+SCHEDULE_TICK = 0.5  # seconds: how often a rate-limited key's schedule looks again
 
 
 def acquire_lease(name: str, holder: str, seconds: float) -> bool:
@@ -83,9 +84,14 @@ def poll_due(now, pool: ThreadPoolExecutor, client, futures: set) -> None:
     # Keys with no limit to count (none documented, none learned) answer the same for every
     # job in this loop (blocked by a 429 or not): ask once per key, not once per job.
     unlimited: dict[str, float | None] = {}
+    # Keys with a documented (or configured) limit: their schedule picks which job to poll.
+    scheduled: dict[str, list[Generation]] = {}
     for generation in due:
         limit, period = jobs.rate_limit_of(get_adapter(generation.vendor))
         bucket = jobs.bucket_for(generation)
+        if limit:
+            scheduled.setdefault(bucket, []).append(generation)
+            continue
         wait_for = None
         if not limit:
             if bucket not in unlimited:
@@ -99,6 +105,12 @@ def poll_due(now, pool: ThreadPoolExecutor, client, futures: set) -> None:
             ).update(next_poll_at=now + timedelta(seconds=wait_for))
         else:
             granted.append(generation)
+    for bucket, waiting in scheduled.items():
+        # One request per key and loop: the next loop sees this one's effect on the budget.
+        limit, period = jobs.rate_limit_of(get_adapter(waiting[0].vendor))
+        chosen = schedule.pick(bucket, waiting, now, get_adapter, limit, period)
+        if chosen is not None:
+            granted.append(chosen)
     if not granted:
         return
     # One conditional UPDATE claims them all; a job that was canceled, ended or claimed by
@@ -183,9 +195,16 @@ def poll_due_generations(pass_seconds: float = PASS_SECONDS) -> None:
 
 
 def seconds_until_next_due(now) -> float:
-    next_due = Generation.objects.filter(
+    # Jobs of rate-limited keys stay due while their schedule waits for a likelier moment:
+    # they are looked at again every SCHEDULE_TICK, not in a busy loop.
+    scheduled = [vendor for vendor in ADAPTERS if jobs.rate_limit_of(get_adapter(vendor))[0]]
+    pending = Generation.objects.filter(
         status__in=[Status.RUNNING, Status.QUEUED], next_poll_at__isnull=False
-    ).aggregate(Min("next_poll_at"))["next_poll_at__min"]
+    )
+    next_due = pending.exclude(vendor__in=scheduled, next_poll_at__lte=now).aggregate(
+        Min("next_poll_at")
+    )["next_poll_at__min"]
+    longest = SCHEDULE_TICK if pending.filter(vendor__in=scheduled).exists() else 1.0
     if next_due is None:
-        return 1.0
-    return min(1.0, max(0.05, (next_due - now).total_seconds()))
+        return longest
+    return min(longest, max(0.05, (next_due - now).total_seconds()))

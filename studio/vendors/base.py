@@ -936,6 +936,9 @@ class Adapter:
     poll_interval: ClassVar[float] = 5.0
     poll_backoff: ClassVar[float] = 1.5
     poll_max: ClassVar[float] = 30.0
+    # How long a job typically takes, seconds (low, high): the prior of engine/schedule.py for
+    # a rate-limited key until the studio has seen enough jobs. None: poll_interval to 6 ×.
+    typical_seconds: ClassVar[tuple[float, float] | None] = None
     # Read timeout for synchronous generations; `conn.options["read_timeout"]` overrides it.
     sync_read_timeout: ClassVar[float] = 180.0
     # Where a key lists the models it may use (new-api relays: GET /v1/models); None: nowhere.

@@ -34,6 +34,9 @@ class GirlGenerator(Adapter):
     poll_interval = 10.0
     poll_backoff = 1.5
     poll_max = 30.0
+    # The docs give no time; their sample client polls every 5 s, so they expect tens of
+    # seconds. The schedule's prior until the studio has its own history (engine/schedule.py).
+    typical_seconds = (10.0, 40.0)
     capabilities = Capabilities(
         scenes=("text-to-image", "image-to-image"),
         models=(
