@@ -86,3 +86,26 @@ class MFAAdapter(DefaultMFAAdapter):
     @sensitive_variables()
     def decrypt(self, encrypted_text: str) -> str:
         return unseal(encrypted_text)
+
+
+@sensitive_variables()
+def rotate_authenticator(authenticator) -> str:
+    """Re-seals a two-step factor's secrets under the newest vault key: "rotated" or "current".
+    Raises VaultError when one does not open (its key is no longer configured)."""
+    newest = vault.current_key_id()
+    data = dict(authenticator.data)
+    changed = False
+    for field in ("secret", "seed"):
+        value = data.get(field)
+        if value and vault.ciphertext_key_id(value) != newest:
+            data[field] = seal(unseal(value))
+            changed = True
+    codes = data.get("migrated_codes")
+    if codes and any(vault.ciphertext_key_id(code) != newest for code in codes):
+        data["migrated_codes"] = [seal(unseal(code)) for code in codes]
+        changed = True
+    if not changed:
+        return "current"
+    authenticator.data = data
+    authenticator.save(update_fields=["data"])
+    return "rotated"

@@ -192,3 +192,49 @@ def test_the_default_follows_debug():
         check=True,
     ).stdout
     assert out.strip().endswith("False")
+
+
+def test_rotating_the_vault_keys_reseals_two_step_secrets(alice, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from accounts import vault
+
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)
+    codes = RecoveryCodes.activate(alice).get_unused_codes()
+    old = vault.current_key_id()
+    settings.STUDIO_VAULT_KEYS = [Fernet.generate_key().decode(), *settings.STUDIO_VAULT_KEYS]
+    out = StringIO()
+    call_command("rotate_vault_keys", stdout=out)
+    assert "Two-step factors: 2 re-encrypted" in out.getvalue()
+    stored = str(list(Authenticator.objects.values_list("data", flat=True)))
+    assert old not in stored and vault.current_key_id() in stored
+    # The old key can go: everything opens with the new one alone.
+    settings.STUDIO_VAULT_KEYS = settings.STUDIO_VAULT_KEYS[:1]
+    assert Authenticator.objects.get(type="totp").wrap().validate_code(pyotp.TOTP(secret).now())
+    assert Authenticator.objects.get(type="recovery_codes").wrap().get_unused_codes() == codes
+
+
+def test_no_secret_or_code_in_the_logs(alice, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)
+    codes = RecoveryCodes.activate(alice).get_unused_codes()
+    client = Client()
+    client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
+    code = pyotp.TOTP(secret).now()
+    r = client.post("/accounts/2fa/authenticate/", {"code": code})
+    assert r.status_code == 302 and client.session["_auth_user_id"] == str(alice.pk)
+    client.post("/accounts/logout/")
+    client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
+    client.post("/accounts/2fa/authenticate/", {"code": codes[0]})
+    client.post("/accounts/2fa/authenticate/", {"code": codes[0]})  # refused: used
+    text = caplog.text
+    # (Not the six-digit code: a log line's microseconds could hold any six digits.)
+    assert secret not in text and codes[0] not in text
+    assert "correct horse battery" not in text
