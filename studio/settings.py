@@ -505,6 +505,55 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 
+
+# --- Redis as the queue broker and cache (docs/deploy.md, docs/decisions.md) -------------------
+# STUDIO_QUEUE_URL=redis://[:password@]host:6379/<db> (rediss:// for TLS) moves django-q2's queue
+# and Django's cache to that Redis database; without it both stay in the database. The password
+# goes in `password` keys (hidden from error reports by name), not in a URL.
+def redis_settings(url: str) -> dict:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ImproperlyConfigured(
+            "STUDIO_QUEUE_URL must look like redis://host:6379/0 (or rediss:// for TLS)."
+        )
+    try:
+        db = int(parts.path.strip("/") or 0)
+        port = parts.port or 6379
+    except ValueError:
+        raise ImproperlyConfigured(
+            "STUDIO_QUEUE_URL: the port and the database number must be whole numbers."
+        ) from None
+    redis = {"host": parts.hostname, "port": port, "db": db}
+    if parts.username:
+        redis["username"] = unquote(parts.username)
+    if parts.password:
+        redis["password"] = unquote(parts.password)
+    if parts.scheme == "rediss":
+        redis["ssl"] = True
+    return redis
+
+
+if os.environ.get("STUDIO_QUEUE_URL"):
+    REDIS = redis_settings(os.environ["STUDIO_QUEUE_URL"])
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = REDIS
+    # The broker does not acknowledge: a task popped by a worker that then dies is gone. The
+    # engine's sweep redoes such work from its own rows (docs/engine.md, "Redis").
+    scheme = "rediss" if REDIS.get("ssl") else "redis"
+    CACHES = {
+        "default": {
+            # Django's RedisCache, with a clear() that removes only the cache's own keys: the
+            # queue lives in the same Redis database.
+            "BACKEND": "studio.cache.RedisCache",
+            "LOCATION": f"{scheme}://{REDIS['host']}:{REDIS['port']}/{REDIS['db']}",
+            "KEY_PREFIX": "studio-cache",
+            "OPTIONS": {k: REDIS[k] for k in ("username", "password") if k in REDIS},
+        }
+    }
+# --- end of Redis settings ---------------------------------------------------------------------
+
 # Vendor configuration for operators. Base URLs of the vendors (`vendor=url,…`) override the
 # defaults from each adapter; extra models let an operator offer models a vendor added.
 STUDIO_VENDOR_URLS = envmap("STUDIO_VENDOR_URLS")

@@ -69,10 +69,16 @@ def _empty_cache_after_transactional_tests(request, django_db_blocker):
         "worker",
     } & set(request.fixturenames)
     if transactional:
+        from django.conf import settings
         from django.core.cache import cache
 
         with django_db_blocker.unblock():
             cache.clear()
+        if "redis" in settings.Q_CLUSTER:
+            # Nor is a Redis queue: tasks a test left must not reach the next test's worker.
+            from django_q.brokers import get_broker
+
+            get_broker().purge_queue()
 
 
 def pytest_collection_modifyitems(items):

@@ -16,19 +16,24 @@ from django.conf import settings
 from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import record_event
-from accounts.vault import VaultError, decrypt_credential
-from studio.engine import ledger, pacing, ratelimit, safehttp
+from accounts.models import Credential, record_event
+from accounts.vault import VaultError
+from studio.engine import enqueue, ledger, pacing, ratelimit
+from studio.engine.references import reference_for_vendor
 from studio.engine.state import fail, update
-from studio.engine.store import finish_download, store_results
+from studio.engine.store import finish_download, hand_over
+from studio.engine.vendorcall import (
+    bucket_for,
+    connection_for,
+    rate_limit_of,
+    vendor_client,
+)
 from studio.models import Generation
 from studio.money import services as money
-from studio.vendors import base_url_for, get_adapter
+from studio.vendors import get_adapter
 from studio.vendors.base import (
     Accepted,
-    Connection,
     ErrorCode,
     Failed,
     Finished,
@@ -47,47 +52,7 @@ QUEUE_GRACE = timedelta(minutes=5)
 MAX_SUBMIT_ATTEMPTS = 3
 
 
-def vendor_client() -> httpx.Client:
-    # trust_env=False: an inherited proxy variable must not silently carry keys elsewhere.
-    # The request hook re-reads the key's 429 block just before each request is sent.
-    return httpx.Client(
-        trust_env=False,
-        timeout=httpx.Timeout(30, connect=10),
-        verify=safehttp.tls_context(),
-        event_hooks={"request": [ratelimit.check_before_send]},
-    )
-
-
-def bucket_for(generation: Generation) -> str:
-    credential = generation.credential
-    # Keyed by the key's fingerprint: two rows holding the same key share the vendor's budget.
-    return f"{generation.vendor}:{credential.fingerprint if credential else 'none'}"
-
-
-def vendor_options(vendor: str) -> dict:
-    return settings.STUDIO_VENDOR_OPTIONS.get(vendor, {})
-
-
-@sensitive_variables("secrets")
-def connection_for(generation: Generation, client: httpx.Client) -> Connection:
-    """Decrypts the key here, at the moment of the vendor call, and nowhere earlier."""
-    options = vendor_options(generation.vendor)
-    if generation.credential is None:
-        return Connection(base_url=None, api_key="", client=client, options=options)
-    secrets = decrypt_credential(generation.credential)
-    return Connection(
-        base_url=base_url_for(generation.vendor, generation.credential.mirror or None),
-        api_key=secrets.api_key,
-        extra_secret=secrets.extra_secret,
-        client=client,
-        options=options,
-        max_image_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES,
-    )
-
-
 def build_request(generation: Generation) -> GenerationRequest:
-    from studio.engine.references import reference_for_vendor
-
     refs: list[Reference] = [reference_for_vendor(r) for r in generation.references.all()]
     if generation.mask is not None:
         refs.append(reference_for_vendor(generation.mask, role="mask"))
@@ -184,17 +149,8 @@ def submit(generation_id: int) -> None:
     handle_submit_result(generation, result)
 
 
-def rate_limit_of(adapter) -> tuple[int | None, float]:
-    override = settings.STUDIO_VENDOR_RATE_LIMITS.get(adapter.id)
-    if override:
-        return int(override[0]), float(override[1])
-    return adapter.rate_limit or (None, 60.0)
-
-
 def defer(generation: Generation, expected, seconds: float, **fields) -> None:
     """Back to the queue, to be submitted by the poller when the key's budget allows."""
-    from studio.engine.poller import wake_poller
-
     update(
         generation,
         expected,
@@ -203,12 +159,10 @@ def defer(generation: Generation, expected, seconds: float, **fields) -> None:
         lease_until=None,
         **fields,
     )
-    wake_poller()
+    enqueue.wake_poller()
 
 
 def handle_submit_result(generation: Generation, result) -> None:
-    from studio.engine.poller import wake_poller
-
     now = timezone.now()
     if isinstance(result, Accepted):
         ledger.record_spend(generation, result.spend)
@@ -230,7 +184,7 @@ def handle_submit_result(generation: Generation, result) -> None:
             lease_until=None,
             raw_reply=result.raw,
         )
-        wake_poller()
+        enqueue.wake_poller()
     elif isinstance(result, Finished):
         ledger.record_spend(generation, result.spend)
         if update(
@@ -242,7 +196,7 @@ def handle_submit_result(generation: Generation, result) -> None:
             downloading_at=now,
             raw_reply=result.raw,
         ):
-            store_results(generation, result.images)
+            hand_over(generation, result.images)
     elif isinstance(result, Failed):
         handle_submit_failure(generation, result)
 
@@ -294,8 +248,6 @@ def handle_submit_failure(generation: Generation, result: Failed) -> None:
     else:
         fail(generation, Status.SUBMITTING, error.code, error.message, raw_reply=result.raw)
     if error.code == ErrorCode.BAD_CREDENTIAL and generation.credential_id:
-        from accounts.models import Credential
-
         Credential.objects.filter(pk=generation.credential_id).exclude(status="revoked").update(
             status="failed", status_message=error.message
         )
@@ -409,7 +361,7 @@ def handle_poll_result(generation: Generation, adapter, result) -> None:
                     generation.model,
                     (now - generation.running_at).total_seconds(),
                 )
-            store_results(generation, result.images)
+            hand_over(generation, result.images)
         return
     if isinstance(result, Running):
         update(

@@ -8,8 +8,11 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Credential
+from studio.engine import enqueue, ratelimit
+from studio.engine.vendorcall import connection_for, rate_limit_of, vendor_client
 from studio.models import CreditEntry, Generation
 from studio.money import services as money
+from studio.vendors import get_adapter
 from studio.vendors.base import Spend
 
 log = logging.getLogger(__name__)
@@ -92,23 +95,14 @@ BALANCE_READ_AFTER_JOB = {"aioagi", "chatbp", "lemondata"}
 
 def refresh_balance_later(generation: Generation) -> None:
     """After a job that spent, the key's balance is read again in a task of its own."""
-    from django_q.tasks import async_task
-
     if generation.vendor in BALANCE_READ_AFTER_JOB and generation.credential_id:
-        async_task(
-            "studio.engine.tasks.refresh_balance",
-            generation.credential_id,
-            task_name=f"balance {generation.credential_id}",
-        )
+        enqueue.refresh_balance(generation.credential_id)
 
 
 def refresh_balance(credential_id: int) -> bool:
     """Reads a key's balance with the vendor's free call, within the key's rate budget; a key
     that is busy or blocked keeps its older figure (the credits page says how old). True if
     the balance was updated."""
-    from studio.engine import jobs, ratelimit
-    from studio.vendors import get_adapter
-
     credential = Credential.objects.usable().filter(pk=credential_id).first()
     if credential is None:
         return False
@@ -116,12 +110,12 @@ def refresh_balance(credential_id: int) -> bool:
         return False  # its inference key cannot read the balance
     adapter = get_adapter(credential.vendor, credential)
     bucket = f"{credential.vendor}:{credential.fingerprint}"
-    if ratelimit.try_acquire(bucket, *jobs.rate_limit_of(adapter)):
+    if ratelimit.try_acquire(bucket, *rate_limit_of(adapter)):
         return False
     probe = Generation(vendor=credential.vendor, credential=credential)
     try:
-        with jobs.vendor_client() as client, ratelimit.sending_for(bucket):
-            result = adapter.verify(jobs.connection_for(probe, client))
+        with vendor_client() as client, ratelimit.sending_for(bucket):
+            result = adapter.verify(connection_for(probe, client))
     except Exception as exc:  # noqa: BLE001 - a balance is a nicety: never fail a task for it
         log.info("balance of credential %s not read: %s", credential_id, type(exc).__name__)
         return False

@@ -22,16 +22,15 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 from django.db.models import Min, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from studio.engine import jobs, ratelimit
+from studio.engine import enqueue, jobs, ratelimit
+from studio.engine.enqueue import POLLER, wake_poller, work_remains
 from studio.models import Generation, Lease
 from studio.vendors import get_adapter
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
 
-POLLER = "poller"
 LEASE_SECONDS = 30
 PASS_SECONDS = 50
 # While a poll is under way its job is pushed this far into the future, so the next loop does
@@ -54,18 +53,6 @@ def release_lease(name: str, holder: str) -> None:
     Lease.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())
 
 
-def work_remains() -> bool:
-    return Generation.objects.filter(
-        Q(status=Status.RUNNING) | Q(status=Status.QUEUED, next_poll_at__isnull=False)
-    ).exists()
-
-
-def wake_poller() -> None:
-    """Makes sure a poller pass is running or queued. Extra passes exit at the lease."""
-    if not Lease.objects.filter(name=POLLER, expires_at__gt=timezone.now()).exists():
-        async_task("studio.engine.tasks.poll_due_generations", task_name="poller", group="poller")
-
-
 def expire_overdue(now) -> None:
     # A download's deadline was moved on when the vendor delivered (docs/engine.md, Deadlines).
     overdue = Generation.objects.filter(
@@ -83,7 +70,7 @@ def release_deferred_submits(now) -> None:
         if Generation.objects.filter(pk=pk, status=Status.QUEUED, next_poll_at__lte=now).update(
             next_poll_at=None, lease_until=now + jobs.QUEUE_GRACE
         ):
-            async_task("studio.engine.tasks.submit_generation", pk, task_name=f"submit {pk}")
+            enqueue.submit(pk)
 
 
 def poll_due(now, pool: ThreadPoolExecutor, client, futures: set) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from studio.engine import jobs, state
-from studio.engine.poller import expire_overdue, wake_poller, work_remains
+from studio.engine import enqueue, jobs, state, store
+from studio.engine.enqueue import wake_poller, work_remains
+from studio.engine.poller import expire_overdue
 from studio.models import Generation
 
 Status = Generation.Status
@@ -31,7 +32,7 @@ def recover_generations() -> None:
                 lease_until=now + jobs.QUEUE_GRACE,
                 next_poll_at=None,
             ):
-                enqueue_submit(generation.pk)
+                enqueue.submit(generation.pk)
         else:
             state.fail(
                 generation,
@@ -51,15 +52,15 @@ def recover_generations() -> None:
         if Generation.objects.filter(pk=pk, status=Status.QUEUED, lease_until__lt=now).update(
             lease_until=now + jobs.QUEUE_GRACE
         ):
-            enqueue_submit(pk)
+            enqueue.submit(pk)
 
-    for pk in stale.filter(status=Status.DOWNLOADING).values_list("pk", flat=True):
-        async_task("studio.engine.tasks.resume_download", pk, task_name=f"resume {pk}")
+    # Downloads whose worker died (lease passed), and finished jobs whose store task has not
+    # started in STORE_QUEUE_GRACE (lost with a worker, or a long queue: a duplicate is a no-op).
+    unclaimed = Q(lease_until__isnull=True, downloading_at__lt=now - store.STORE_QUEUE_GRACE)
+    downloads = Generation.objects.filter(Q(lease_until__lt=now) | unclaimed)
+    for pk in downloads.filter(status=Status.DOWNLOADING).values_list("pk", flat=True):
+        enqueue.store(pk)
 
     # Running jobs need no lease: the poller owns them. Make sure it is alive.
     if work_remains():
         wake_poller()
-
-
-def enqueue_submit(pk: int) -> None:
-    async_task("studio.engine.tasks.submit_generation", pk, task_name=f"submit {pk}")

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts.models import Credential
-from studio.engine import jobs, state
+from studio.engine import enqueue, jobs, state
 from studio.engine.images import CONTENT_TYPES
 from studio.engine.images import ImageRejected as ImageRejected
 from studio.engine.references import save_reference as save_reference
@@ -144,11 +143,7 @@ def create_generation(
         # whole transaction, row and task, is then rolled back.
         money.reserve(generation)
         # Same transaction as the row (the ORM broker shares the database): both or neither.
-        async_task(
-            "studio.engine.tasks.submit_generation",
-            generation.pk,
-            task_name=f"submit {generation.pk}",
-        )
+        enqueue.submit(generation.pk)
     return generation
 
 

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from studio.engine import images, ledger
+from studio.engine import enqueue, images, ledger
 from studio.engine.safehttp import DownloadRefused, download, guarded_client
 from studio.engine.state import fail, update
 from studio.models import Generation, Image
@@ -35,17 +36,31 @@ def allowed_hosts() -> list[tuple[str, int]]:
 
 def source_dict(index: int, source: ImageSource) -> dict:
     expires = source.expires_at.isoformat() if source.expires_at else None
-    return {"index": index, "url": source.url, "expires_at": expires}
+    return {"index": index, "url": source.url, "expires_at": expires, "staged": ""}
 
 
-def store_results(generation: Generation, sources: list[ImageSource]) -> None:
-    """Keeps every image of a finished job: decoded or downloaded, checked, stored."""
-    store_indexed(generation, list(enumerate(sources)), len(sources))
+def download_lease(count: int) -> timedelta:
+    return timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE * max(count, 1) + 60)
 
 
-def store_indexed(
-    generation: Generation, sources: list[tuple[int, ImageSource]], total: int
-) -> None:
+# A finished job's store task should start within this time; past it the recovery sweep
+# enqueues another (a duplicate finds the job claimed, or done, and does nothing).
+STORE_QUEUE_GRACE = timedelta(minutes=2)
+# A vendor URL that expires sooner than this after the vendor finished is fetched at once by
+# whoever saw the result (the poller), so a queue backlog cannot outlive the link; its bytes are
+# then staged like a base64 result's, and only the image work waits for a worker.
+URGENT_URL = timedelta(minutes=5)
+STAGING = "incoming"
+
+
+def hand_over(generation: Generation, sources: list[ImageSource], enqueue_task=True) -> bool:
+    """The vendor has finished (the job is `downloading`): remember where its images are, and
+    leave the download, decoding, thumbnails and storing to a queue task on any worker.
+
+    Called by the poller's threads and by a synchronous submit, so it does no image work.
+    Images that came as bytes (base64 in the reply) are written once, as they are, to the media
+    storage under incoming/: the task payload carries the job's id only, never image bytes (the
+    queue is a database table or Redis, not a file store) and never a key."""
     if not sources:
         fail(
             generation,
@@ -54,26 +69,121 @@ def store_indexed(
             "The vendor reported success but sent no images. It may have charged for the job.",
             may_have_charged=True,
         )
-        return
-    # Remember the URLs first: if this process dies mid-download, recovery resumes from them.
-    lease = timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE * len(sources) + 60)
+        return False
     now = timezone.now()
-    update(
-        generation,
-        Status.DOWNLOADING,
-        pending_sources=[source_dict(i, s) for i, s in sources if s.url],
-        lease_until=now + lease,
-        deadline=download_deadline(generation, now + lease),
+    pending = []
+    for index, source in enumerate(sources):
+        entry = source_dict(index, source)
+        data = source.data
+        if data is None and source.expires_at and source.expires_at - now < URGENT_URL:
+            data = fetch_now(source.url)
+        if data is not None:
+            entry["staged"] = default_storage.save(
+                f"{STAGING}/{generation.pk}/{index}.bin", ContentFile(data)
+            )
+        pending.append(entry)
+    with transaction.atomic():
+        # Unclaimed (lease_until empty) until a worker's store task claims it. The deadline
+        # leaves room for the wait in the queue and the download lease (see download_deadline).
+        won = update(
+            generation,
+            Status.DOWNLOADING,
+            pending_sources=pending,
+            lease_until=None,
+            deadline=download_deadline(
+                generation, now + STORE_QUEUE_GRACE + download_lease(len(sources))
+            ),
+        )
+        if won and enqueue_task:
+            enqueue.store(generation.pk)
+    if not won:
+        discard_staged(pending)
+    return won
+
+
+def fetch_now(url: str | None) -> bytes | None:
+    """An expiring URL's bytes, fetched under the same guard as the task's downloads; None if
+    refused (the task then meets the same refusal and handles it, e.g. asks for fresh URLs)."""
+    with guarded_client(allowed_hosts(), timeout=30) as client:
+        try:
+            return download(
+                client,
+                url,
+                max_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES,
+                deadline_seconds=settings.STUDIO_DOWNLOAD_DEADLINE,
+            ).content
+        except DownloadRefused:
+            return None
+
+
+def store_results(generation: Generation, sources: list[ImageSource]) -> None:
+    """Hands the images over and stores them at once, in this process: the queue task's work,
+    inline (tests and tools; the engine enqueues it)."""
+    if hand_over(generation, sources, enqueue_task=False):
+        store_pending(generation.pk)
+
+
+def store_pending(generation_id: int) -> None:
+    """The queue task: claims a downloading job whose images are not yet being stored (newly
+    handed over, or its worker died: lease passed), then downloads, checks and stores them.
+
+    The claim is one conditional UPDATE, so of two workers given the same task (a redelivery,
+    a duplicate from the sweep) one stores and the other returns; images are unique per job and
+    index besides, so a worker that outlived its lease cannot store one twice."""
+    now = timezone.now()
+    generation = (
+        Generation.objects.filter(pk=generation_id, status=Status.DOWNLOADING)
+        .select_related("credential")
+        .first()
     )
+    if generation is None:
+        return
+    lease_until = now + download_lease(len(generation.pending_sources or []))
+    deadline = download_deadline(generation, lease_until)
+    claimed = (
+        Generation.objects.filter(pk=generation_id, status=Status.DOWNLOADING, deadline__gt=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=lease_until, deadline=deadline)
+    )
+    if not claimed:
+        return
+    generation.lease_until, generation.deadline = lease_until, deadline
+    pending = generation.pending_sources or []
+    stored = Image.objects.filter(generation=generation).count()
+    if pending:
+        store_indexed(generation, pending, max(s["index"] for s in pending) + 1)
+    elif stored:
+        finish_download(generation, stored, stored, [])
+    elif generation.remote_id:
+        # Images of a job handed over before they were staged (older rows) died with their
+        # worker; the vendor will send them again.
+        if update(generation, Status.DOWNLOADING, status=Status.RUNNING, next_poll_at=now):
+            enqueue.wake_poller()
+    else:
+        fail(
+            generation,
+            Status.DOWNLOADING,
+            "result_lost",
+            "The worker stopped while storing this job's images, and this vendor cannot send "
+            "them again. The vendor has probably charged for it.",
+            may_have_charged=True,
+        )
+
+
+def store_indexed(generation: Generation, pending: list[dict], total: int) -> None:
     problems: list[tuple[int, Exception]] = []
     stored = set(Image.objects.filter(generation=generation).values_list("index", flat=True))
     with guarded_client(allowed_hosts(), timeout=30) as client:
-        for index, source in sources:
+        for entry in sorted(pending, key=expiry_order):
+            index = entry["index"]
             if index in stored:
                 continue
+            source = ImageSource(url=entry.get("url"), expires_at=parse_time(entry["expires_at"]))
             try:
-                data = source.data
-                if data is None:
+                if entry.get("staged"):
+                    with default_storage.open(entry["staged"], "rb") as staged:
+                        data = staged.read()
+                else:
                     data = download(
                         client,
                         source.url,
@@ -85,6 +195,17 @@ def store_indexed(
             except (DownloadRefused, images.ImageRejected) as exc:
                 problems.append((index, exc))
     finish_download(generation, total, len(stored), problems)
+
+
+def expiry_order(entry: dict) -> str:
+    # The URL that expires first is fetched first; staged bytes and lasting URLs after.
+    return entry.get("expires_at") or "~"
+
+
+def discard_staged(pending: list[dict]) -> None:
+    for entry in pending or []:
+        if entry.get("staged"):
+            default_storage.delete(entry["staged"])
 
 
 def save_image(generation: Generation, index: int, processed, source: ImageSource) -> bool:
@@ -113,8 +234,14 @@ def save_image(generation: Generation, index: int, processed, source: ImageSourc
 
 
 def finish_download(generation: Generation, total: int, stored: int, problems) -> None:
-    from studio.engine.poller import wake_poller
+    pending = list(generation.pending_sources or [])
+    end_download(generation, total, stored, problems)
+    if generation.status != Status.DOWNLOADING:
+        # This call moved the job on: the staged bytes have served (or can no longer serve).
+        discard_staged(pending)
 
+
+def end_download(generation: Generation, total: int, stored: int, problems) -> None:
     now = timezone.now()
     expired_urls = [p for _, p in problems if isinstance(p, DownloadRefused) and p.expired]
     if expired_urls and generation.remote_id and generation.redownloads == 0:
@@ -127,7 +254,7 @@ def finish_download(generation: Generation, total: int, stored: int, problems) -
             next_poll_at=now,
             lease_until=None,
         ):
-            wake_poller()
+            enqueue.wake_poller()
         return
     if stored == 0:
         reason = "; ".join(str(p) for _, p in problems) or "unknown reason"
@@ -167,42 +294,6 @@ def download_deadline(generation: Generation, lease_until: datetime) -> datetime
 
 # One recovery sweep (a one-minute schedule that django-q2 checks every 30 s).
 DOWNLOAD_GRACE = timedelta(seconds=90)
-
-
-def resume_download(generation_id: int) -> None:
-    """Recovery: a worker died while downloading. Start again from the remembered URLs."""
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=settings.STUDIO_DOWNLOAD_DEADLINE + 60)
-    claimed = Generation.objects.filter(
-        pk=generation_id, status=Status.DOWNLOADING, lease_until__lt=now, deadline__gt=now
-    ).update(lease_until=lease_until, deadline=lease_until + DOWNLOAD_GRACE)
-    if not claimed:
-        return
-    generation = Generation.objects.select_related("credential").get(pk=generation_id)
-    sources = [
-        (s["index"], ImageSource(url=s["url"], expires_at=parse_time(s.get("expires_at"))))
-        for s in generation.pending_sources
-    ]
-    stored = Image.objects.filter(generation=generation).count()
-    if sources:
-        store_indexed(generation, sources, max(i for i, _ in sources) + 1)
-    elif stored:
-        finish_download(generation, stored, stored, [])
-    elif generation.remote_id:
-        # The images came as bytes and died with the worker; the vendor will send them again.
-        from studio.engine.poller import wake_poller
-
-        if update(generation, Status.DOWNLOADING, status=Status.RUNNING, next_poll_at=now):
-            wake_poller()
-    else:
-        fail(
-            generation,
-            Status.DOWNLOADING,
-            "result_lost",
-            "The worker stopped while storing this job's images, and this vendor cannot send "
-            "them again. The vendor has probably charged for it.",
-            may_have_charged=True,
-        )
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -13,8 +13,12 @@ def poll_due_generations() -> None:
     poller.poll_due_generations()
 
 
-def resume_download(generation_id: int) -> None:
-    store.resume_download(generation_id)
+def store_generation(generation_id: int) -> None:
+    store.store_pending(generation_id)
+
+
+# The name tasks enqueued before store_generation existed still carry.
+resume_download = store_generation
 
 
 def recover_generations() -> None:

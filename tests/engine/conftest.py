@@ -5,7 +5,7 @@ import time
 import pytest
 
 from accounts.vault import add_credential
-from studio.engine import jobs
+from studio.engine import jobs, store
 from studio.engine.poller import poll_due_generations
 from studio.models import Generation
 from studio.vendors.fakes import FakeVendor
@@ -41,6 +41,15 @@ def credential(user, vendor: str, key: str = KEY):
     return add_credential(user, vendor, f"{vendor} key", key)
 
 
+def run_store_tasks() -> None:
+    """The image work of finished jobs: a queue task of its own (store_generation), which a
+    worker would run; here, in this process."""
+    for pk in Generation.objects.filter(
+        status=Generation.Status.DOWNLOADING, lease_until__isnull=True
+    ).values_list("pk", flat=True):
+        store.store_pending(pk)
+
+
 def drive(generation: Generation, timeout: float = 20) -> Generation:
     """Runs the engine in this process until the job ends: what the worker would do."""
     deadline = time.monotonic() + timeout
@@ -49,6 +58,7 @@ def drive(generation: Generation, timeout: float = 20) -> Generation:
             status=Generation.Status.QUEUED, next_poll_at__isnull=True
         ).values_list("pk", flat=True):
             jobs.submit(pk)
+        run_store_tasks()
         generation.refresh_from_db()
         if generation.status in Generation.ENDED:
             return generation

@@ -18,7 +18,7 @@ from studio.engine import jobs
 from studio.engine.poller import poll_due_generations
 from studio.engine.services import create_generation
 from studio.models import Generation, RateBudget
-from tests.engine.conftest import credential
+from tests.engine.conftest import credential, run_store_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Generation.Status
@@ -63,6 +63,7 @@ def run(user, timeout: float = 90) -> list[Generation]:
             waiting = Generation.objects.filter(status=Status.QUEUED, next_poll_at__isnull=True)
             for pk in waiting.values_list("pk", flat=True):
                 jobs.submit(pk)
+            run_store_tasks()
             time.sleep(0.02)
         connection.close()
 

@@ -228,7 +228,7 @@ def test_a_dead_download_is_resumed_before_its_deadline(alice):
     recover_generations()
     generation.refresh_from_db()
     assert generation.status == Status.DOWNLOADING
-    assert any(t.func() == "studio.engine.tasks.resume_download" for t in OrmQ.objects.all())
+    assert any(t.func() == "studio.engine.tasks.store_generation" for t in OrmQ.objects.all())
 
 
 def test_a_download_past_its_deadline_ends_at_the_next_sweep(alice):

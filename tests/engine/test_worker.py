@@ -184,10 +184,25 @@ def test_a_worker_killed_mid_poll_is_resumed_by_the_next_pass(alice, start_fake,
     # The dead poller's lease runs out; the minute sweep wakes a new pass.
     Lease.objects.filter(name="poller").update(expires_at=timezone.now())
     worker.start()
-    recover_generations()
-    wait_for(lambda: ended(generation), 60, message="never ended")
+    wait_for(lambda: sweep_until(ended, generation), 60, message="never ended")
     assert generation.status == Status.SUCCEEDED
     assert len(posts(fake)) == 1
+
+
+def sweep_until(done, generation) -> bool:
+    """The minute sweep, run here every few seconds instead of once. With the Redis broker,
+    which does not acknowledge, the one task a single sweep sent was lost in two of five runs
+    on a loaded machine (popped from the list, never run by the restarted cluster; the cause
+    was not pinned down): the next sweep sends it again, as the minute schedule does in
+    production."""
+    now = time.monotonic()
+    if now - SWEEPS.get(generation.pk, 0) >= 3:
+        SWEEPS[generation.pk] = now
+        recover_generations()
+    return done(generation)
+
+
+SWEEPS: dict[int, float] = {}
 
 
 class SlowImage(BaseHTTPRequestHandler):
@@ -237,8 +252,7 @@ def test_a_worker_killed_mid_download_downloads_again(alice, worker, settings):
 
         Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now())
         worker.start()
-        recover_generations()
-        wait_for(lambda: ended(generation), 60, message="never ended")
+        wait_for(lambda: sweep_until(ended, generation), 60, message="never ended")
         assert generation.status == Status.SUCCEEDED
         assert generation.images.count() == 1
     finally:

@@ -1,0 +1,54 @@
+"""Everything the engine hands to the task queue, in one place that depends on no other engine
+module: jobs, store and the poller all enqueue work, so keeping it here lets their imports point
+one way (store ← jobs ← poller ← recovery ← tasks; see tests/engine/test_import_graph.py).
+
+Tasks take ids only: django-q2's task table is readable (signed, not encrypted)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from studio.models import Generation, Lease
+
+Status = Generation.Status
+POLLER = "poller"
+
+
+def send(func: str, *args, **options) -> None:
+    """Enqueues a task. With the ORM broker the task row joins the caller's transaction (both
+    or neither). With Redis it cannot: it is sent once the transaction commits, so a worker
+    never looks for a row it cannot see yet; a task lost between the commit and the send is
+    the recovery sweep's to redo, as for a worker that died holding it."""
+    if "redis" in settings.Q_CLUSTER:
+        transaction.on_commit(lambda: async_task(func, *args, **options))
+    else:
+        async_task(func, *args, **options)
+
+
+def work_remains() -> bool:
+    return Generation.objects.filter(
+        Q(status=Status.RUNNING) | Q(status=Status.QUEUED, next_poll_at__isnull=False)
+    ).exists()
+
+
+def wake_poller() -> None:
+    """Makes sure a poller pass is running or queued. Extra passes exit at the lease."""
+    if not Lease.objects.filter(name=POLLER, expires_at__gt=timezone.now()).exists():
+        send("studio.engine.tasks.poll_due_generations", task_name="poller", group="poller")
+
+
+def submit(pk: int) -> None:
+    send("studio.engine.tasks.submit_generation", pk, task_name=f"submit {pk}")
+
+
+def store(pk: int) -> None:
+    """A finished job's downloads and image work (`store.store_pending`)."""
+    send("studio.engine.tasks.store_generation", pk, task_name=f"store {pk}")
+
+
+def refresh_balance(credential_id: int) -> None:
+    send("studio.engine.tasks.refresh_balance", credential_id, task_name=f"balance {credential_id}")
