@@ -105,6 +105,7 @@ ROUTES: dict[str, Route] = {
     "teams/<id:pk>/members/<id:member_pk>/remove/": Route("owner", "POST", "team_member"),
     "teams/<id:pk>/members/<id:member_pk>/owner/": Route("owner", "POST", "team_member"),
     "teams/<id:pk>/leave/": Route("owner", "POST", "team"),
+    "teams/<id:pk>/sign-in-rule/": Route("owner", "POST", "team"),
     "teams/invites/<id:pk>/accept/": Route("owner", "POST", "invite_for_me"),
     "teams/invites/<id:pk>/decline/": Route("owner", "POST", "invite_for_me"),
     # Anyone signed in may open an invite link: holding it is the permission.

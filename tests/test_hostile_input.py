@@ -24,7 +24,7 @@ from django.http import QueryDict
 from django.test import Client
 
 from accounts.forms import CredentialForm, ProfileForm, SignupForm
-from accounts.teams import InviteForm, TeamForm
+from accounts.teams import InviteForm, RuleForm, TeamForm
 from studio.api.forms import TokenForm
 from studio.compare.forms import CompareForm
 from studio.compare.services import MAX_TARGETS
@@ -119,6 +119,7 @@ READS: dict[str, tuple[Reads, ...]] = {
     "teams/<id:pk>/members/<id:member_pk>/remove/": NOTHING,
     "teams/<id:pk>/members/<id:member_pk>/owner/": NOTHING,
     "teams/<id:pk>/leave/": NOTHING,
+    "teams/<id:pk>/sign-in-rule/": (Reads(tuple(RuleForm.base_fields)),),
     "teams/invites/<id:pk>/accept/": NOTHING,
     "teams/invites/<id:pk>/decline/": NOTHING,
     "teams/join/<str:token>/": (Reads(("answer",)),),
