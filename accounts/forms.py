@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
@@ -12,20 +12,18 @@ from accounts.models import VENDORS_WITH_EXTRA_SECRET, Credential, Vendor
 from studio import vendors
 
 
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(
-        label=_("Email"), help_text=_("Used only to reset your password."), required=True
-    )
+class LoginForm(AllauthLoginForm):
+    """allauth's sign-in form, whose name field is posted as `username` (the studio's fixed
+    contract, and what django-axes reads); it takes an email address too."""
 
-    class Meta(UserCreationForm.Meta):
-        model = User
-        fields = ("username", "email")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = _("Username or email")
+        self.fields["login"].widget.attrs.pop("placeholder", None)
+        self.fields["password"].widget.attrs.pop("placeholder", None)
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with this email already exists."))
-        return email
+    def add_prefix(self, field_name: str) -> str:
+        return super().add_prefix("username" if field_name == "login" else field_name)
 
 
 class ProfileForm(forms.ModelForm):

@@ -1,37 +1,29 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from allauth.mfa.webauthn import views as webauthn
+from allauth.urls import build_provider_urlpatterns
+from django.urls import include, path
 
 from accounts import views
 
+# allauth's views under /accounts/, put together here rather than through `allauth.urls`:
+# passkeys are addressed by `<id:pk>` (a number past the keys' range is a 404, not a database
+# error), and allauth's deprecated social/ redirects are left out, as this site never had them.
+passkeys = [
+    path("", webauthn.list_webauthn, name="mfa_list_webauthn"),
+    path("add/", webauthn.add_webauthn, name="mfa_add_webauthn"),
+    path("reauthenticate/", webauthn.reauthenticate_webauthn, name="mfa_reauthenticate_webauthn"),
+    path("keys/<id:pk>/remove/", webauthn.remove_webauthn, name="mfa_remove_webauthn"),
+    path("keys/<id:pk>/edit/", webauthn.edit_webauthn, name="mfa_edit_webauthn"),
+    path("login/", webauthn.login_webauthn, name="mfa_login_webauthn"),
+]
+
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
-    path(
-        "password/change/",
-        auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("password_change_done")),
-        name="password_change",
-    ),
-    path(
-        "password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
-    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
-    path(
-        "password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(),
-        name="password_reset_done",
-    ),
-    path(
-        "password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
-        name="password_reset_confirm",
-    ),
-    path(
-        "password/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
-    ),
+    path("", include("allauth.account.urls")),
+    path("2fa/", include("allauth.mfa.base.urls")),
+    path("2fa/totp/", include("allauth.mfa.totp.urls")),
+    path("2fa/recovery-codes/", include("allauth.mfa.recovery_codes.urls")),
+    path("2fa/webauthn/", include(passkeys)),
+    path("3rdparty/", include("allauth.socialaccount.urls")),
+    # Each single sign-on provider's own addresses (none until one is configured).
+    *build_provider_urlpatterns(),
 ]

@@ -189,6 +189,10 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
     "accounts",
     "studio",
     "studio.sharing",
@@ -213,6 +217,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     # Last, as django-axes asks, so that it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
@@ -283,16 +288,62 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out username+address is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # allauth's backend signs in by username or email address.
+    "allauth.account.auth_backends.AuthenticationBackend",
+    # Kept for sessions (and tests) that name Django's own backend.
     "django.contrib.auth.backends.ModelBackend",
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "generate"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- Accounts: django-allauth (docs/decisions.md) -----------------------------------------------
+# The fixed contracts: sign-up takes username, email, password1, password2; sign-in takes a
+# username (or an email address) and a password (accounts/forms.py names the field).
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# A password-reset request for an unknown address sends nothing (and looks the same).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Image Studio] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# Turning a factor off, or changing the password, asks for a fresh sign-in after this long.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = envint("STUDIO_REAUTHENTICATION_SECONDS", 300)
+STUDIO_EMAIL_VERIFICATION = os.environ.get("STUDIO_EMAIL_VERIFICATION", "optional")
+if STUDIO_EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
+    raise ImproperlyConfigured(
+        "STUDIO_EMAIL_VERIFICATION must be none, optional or mandatory, not "
+        f"{STUDIO_EMAIL_VERIFICATION!r}."
+    )
+ACCOUNT_EMAIL_VERIFICATION = STUDIO_EMAIL_VERIFICATION
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+
+# Two-step sign-in: TOTP, recovery codes and passkeys (WebAuthn), also as a sign-in without a
+# password. The TOTP secret and recovery codes are encrypted with the vault's keys
+# (accounts/adapters.py).
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = os.environ.get("STUDIO_TOTP_ISSUER", "Image Studio")
+# allauth's default stays: two-step sign-in needs a verified address first, or someone could
+# sign up with another's address and lock its owner out with a factor.
+# fido2 accepts http://localhost as a secure origin; nothing insecure is allowed.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
+
+# Single sign-on providers come from the environment (docs/deploy.md); none by default.
+SOCIALACCOUNT_PROVIDERS: dict = {}
+# --- end of accounts settings -------------------------------------------------------------------
 
 # Brute-force protection: lock a username+address pair after repeated failures. Behind a proxy
 # the client address comes from the header named in STUDIO_CLIENT_IP_HEADER, or every user
-# would share the proxy's address.
+# would share the proxy's address. allauth's sign-in form sends the name it was given as
+# `username` (accounts/forms.py), which axes reads.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

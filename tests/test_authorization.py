@@ -6,6 +6,7 @@ fails `test_every_url_is_in_the_table`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -81,12 +82,40 @@ ROUTES: dict[str, Route] = {
     "accounts/login/": Route("public"),
     "accounts/logout/": Route("public", "POST"),
     "accounts/profile/": Route("user"),
+    # --- Accounts: django-allauth (issue 19) ---
+    "accounts/inactive/": Route("public"),
+    "accounts/reauthenticate/": Route("user"),
+    "accounts/email/": Route("user"),
+    "accounts/confirm-email/": Route("public"),
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": Route("public"),
     "accounts/password/change/": Route("user"),
-    "accounts/password/change/done/": Route("user"),
+    "accounts/password/set/": Route("user"),
     "accounts/password/reset/": Route("public"),
-    "accounts/password/reset/sent/": Route("public"),
-    "accounts/password/reset/<uidb64>/<token>/": Route("public"),
     "accounts/password/reset/done/": Route("public"),
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": Route("public"),
+    "accounts/password/reset/key/done/": Route("public"),
+    "accounts/login/code/confirm/": Route("public"),
+    "accounts/2fa/": Route("user"),
+    "accounts/2fa/authenticate/": Route("public"),
+    "accounts/2fa/reauthenticate/": Route("user"),
+    "accounts/2fa/totp/activate/": Route("user"),
+    "accounts/2fa/totp/deactivate/": Route("user"),
+    "accounts/2fa/recovery-codes/": Route("user"),
+    "accounts/2fa/recovery-codes/generate/": Route("user"),
+    "accounts/2fa/recovery-codes/download/": Route("user"),
+    "accounts/2fa/webauthn/": Route("user"),
+    "accounts/2fa/webauthn/add/": Route("user"),
+    "accounts/2fa/webauthn/reauthenticate/": Route("user"),
+    # Each asks for a fresh sign-in before it looks for the passkey, which it looks for among
+    # the visitor's own (tests/e2e/test_mfa.py).
+    "accounts/2fa/webauthn/keys/<id:pk>/remove/": Route("user"),
+    "accounts/2fa/webauthn/keys/<id:pk>/edit/": Route("user"),
+    "accounts/2fa/webauthn/login/": Route("public", "POST"),
+    "accounts/3rdparty/": Route("user"),
+    "accounts/3rdparty/login/cancelled/": Route("public"),
+    "accounts/3rdparty/login/error/": Route("public", ok=(401,)),
+    "accounts/3rdparty/signup/": Route("public"),
+    # --- end of accounts ---
     "keys/": Route("user"),
     "keys/add/": Route("user"),
     "keys/<id:pk>/replace/": Route("owner", resource="key"),
@@ -202,11 +231,21 @@ def objects(owner) -> dict[str, object]:
         "deleted_image": deleted,
         "reference": save_reference(owner, png()),
         "key": key,
+        "two_factor": mfa_objects(owner),
         **shared,
         **compare_objects(owner),
         **api_objects(owner, image),
         **money_objects(owner, key, shared["team"]),
     }
+
+
+def mfa_objects(owner):
+    """TOTP and recovery codes turned on (a passkey needs a browser: tests/e2e/test_mfa.py)."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(owner, generate_totp_secret())
+    return RecoveryCodes.activate(owner).instance
 
 
 def api_objects(owner, image) -> dict[str, object]:
@@ -286,7 +325,13 @@ def url_for(route: str, resource) -> str:
     if resource is not None:
         path = path.replace("<id:pk>", str(resource.pk))
         path = path.replace("<str:token>", signing.dumps(resource.pk, salt=SALT))
-    return path.replace("<uidb64>/<token>", "MQ/set-password")
+    # allauth's regular-expression routes: their groups filled with something well-formed.
+    return re.sub(r"<(uidb36|key)>", "x1", plain(path)).replace("<id:pk>", "1")
+
+
+def plain(route: str) -> str:
+    """A regular-expression route written like a path() one: `^a/(?P<key>.+)/$` is `a/<key>/`."""
+    return re.sub(r"\(\?P(<\w+>)[^)]*\)", r"\1", route.replace("^", "").replace("$", ""))
 
 
 def visit(client: Client, route: Route, path: str):

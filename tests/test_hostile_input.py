@@ -14,16 +14,21 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
-from django.contrib.auth.forms import (
-    AuthenticationForm,
-    PasswordChangeForm,
-    PasswordResetForm,
-    SetPasswordForm,
+from allauth.account.forms import (
+    AddEmailForm,
+    ChangePasswordForm,
+    ReauthenticateForm,
+    ResetPasswordForm,
+    ResetPasswordKeyForm,
 )
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.recovery_codes.forms import GenerateRecoveryCodesForm
+from allauth.mfa.totp.forms import ActivateTOTPForm, DeactivateTOTPForm
+from allauth.mfa.webauthn.forms import AddWebAuthnForm, EditWebAuthnForm, LoginWebAuthnForm
 from django.http import QueryDict
 from django.test import Client
 
-from accounts.forms import CredentialForm, ProfileForm, SignupForm
+from accounts.forms import CredentialForm, ProfileForm
 from accounts.teams import InviteForm, RuleForm, TeamForm
 from studio.api.forms import TokenForm
 from studio.compare.forms import CompareForm
@@ -35,7 +40,14 @@ from studio.web.credits import LedgerFilters
 from studio.web.forms import PARAM_LABELS, GenerateForm
 from studio.web.gallery import BulkForm, GalleryFilters
 from studio.web.jobs import JobFilters
-from tests.test_authorization import EXCLUDED_PREFIXES, ROUTES, objects, patterns, url_for
+from tests.test_authorization import (
+    EXCLUDED_PREFIXES,
+    ROUTES,
+    objects,
+    patterns,
+    plain,
+    url_for,
+)
 from tests.web.conftest import make_image
 
 HOSTILE = {
@@ -92,16 +104,55 @@ READS: dict[str, tuple[Reads, ...]] = {
     "credits/": (Reads((*LedgerFilters.base_fields, "after")),),
     "credits/export.csv": (Reads(tuple(LedgerFilters.base_fields)),),
     "healthz": NOTHING,
-    "accounts/signup/": (Reads(tuple(SignupForm.base_fields)),),
-    "accounts/login/": (Reads((*AuthenticationForm.base_fields, "next")),),
+    # allauth's forms build some fields in __init__: the names it posts are listed too.
+    "accounts/signup/": (Reads(("username", "email", "password1", "password2", "next")),),
+    "accounts/login/": (Reads(("username", "password", "remember", "next")),),
     "accounts/logout/": (NEXT,),
     "accounts/profile/": (Reads(tuple(ProfileForm.base_fields)),),
-    "accounts/password/change/": (Reads(tuple(PasswordChangeForm.base_fields)),),
-    "accounts/password/change/done/": NOTHING,
-    "accounts/password/reset/": (Reads(tuple(PasswordResetForm.base_fields)),),
-    "accounts/password/reset/sent/": NOTHING,
-    "accounts/password/reset/<uidb64>/<token>/": (Reads(tuple(SetPasswordForm.base_fields)),),
+    "accounts/inactive/": NOTHING,
+    "accounts/reauthenticate/": (Reads((*ReauthenticateForm.base_fields, "next")),),
+    "accounts/email/": (
+        Reads(
+            (
+                *AddEmailForm.base_fields,
+                "action_add",
+                "action_send",
+                "action_remove",
+                "action_primary",
+            )
+        ),
+    ),
+    "accounts/confirm-email/": NOTHING,
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": NOTHING,
+    "accounts/password/change/": (
+        Reads((*ChangePasswordForm.base_fields, "oldpassword", "password1", "password2")),
+    ),
+    "accounts/password/set/": (Reads(("password1", "password2")),),
+    "accounts/password/reset/": (Reads(tuple(ResetPasswordForm.base_fields)),),
     "accounts/password/reset/done/": NOTHING,
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": (
+        Reads((*ResetPasswordKeyForm.base_fields, "password1", "password2")),
+    ),
+    "accounts/password/reset/key/done/": NOTHING,
+    "accounts/login/code/confirm/": (Reads(("code", "next")),),
+    "accounts/2fa/": NOTHING,
+    "accounts/2fa/authenticate/": (Reads((*AuthenticateForm.base_fields, "credential")),),
+    "accounts/2fa/reauthenticate/": (Reads((*AuthenticateForm.base_fields, "next")),),
+    "accounts/2fa/totp/activate/": (Reads((*ActivateTOTPForm.base_fields, "next")),),
+    "accounts/2fa/totp/deactivate/": (Reads((*DeactivateTOTPForm.base_fields, "next")),),
+    "accounts/2fa/recovery-codes/": NOTHING,
+    "accounts/2fa/recovery-codes/generate/": (Reads(tuple(GenerateRecoveryCodesForm.base_fields)),),
+    "accounts/2fa/recovery-codes/download/": NOTHING,
+    "accounts/2fa/webauthn/": NOTHING,
+    "accounts/2fa/webauthn/add/": (Reads((*AddWebAuthnForm.base_fields, "credential", "next")),),
+    "accounts/2fa/webauthn/reauthenticate/": (Reads(("credential", "next")),),
+    "accounts/2fa/webauthn/keys/<id:pk>/remove/": (NEXT,),
+    "accounts/2fa/webauthn/keys/<id:pk>/edit/": (Reads(tuple(EditWebAuthnForm.base_fields)),),
+    "accounts/2fa/webauthn/login/": (Reads((*LoginWebAuthnForm.base_fields, "next")),),
+    "accounts/3rdparty/": (Reads(("account",)),),
+    "accounts/3rdparty/login/cancelled/": NOTHING,
+    "accounts/3rdparty/login/error/": NOTHING,
+    "accounts/3rdparty/signup/": (Reads(("username", "email", "next")),),
     "keys/": NOTHING,
     "keys/add/": (Reads(tuple(CredentialForm.base_fields)),),
     "keys/<id:pk>/replace/": (Reads(tuple(CredentialForm.base_fields)),),
@@ -207,13 +258,14 @@ def hostile_requests(route_path: str, valid: str):
     route = ROUTES[route_path]
     path, _, query = valid.partition("?")
     # The valid values of the URL's kwargs, read back from the valid path.
-    pattern = KWARG.sub("([^/]+)", re.escape("/" + route_path))
-    kwargs = dict(zip(KWARG.findall(route_path), re.fullmatch(pattern, path).groups(), strict=True))
+    template = plain(route_path)
+    pattern = KWARG.sub("([^/]+?)", re.escape("/" + template))
+    kwargs = dict(zip(KWARG.findall(template), re.fullmatch(pattern, path).groups(), strict=True))
     for kwarg in kwargs:
         for label, value in HOSTILE.items():
             if isinstance(value, list):
                 continue
-            swapped = "/" + route_path
+            swapped = "/" + template
             for name, good in kwargs.items():
                 swapped = swapped.replace(name, quote(value, safe="") if name == kwarg else good)
             yield f"{kwarg}={label}", swapped + (f"?{query}" if query else ""), dict(route.data)
