@@ -10,15 +10,21 @@ and whether password sign-in is offered at all (STUDIO_PASSWORD_LOGIN).
 from __future__ import annotations
 
 import logging
+from functools import wraps
 
+import requests
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base.constants import AuthProcess
+from allauth.socialaccount.providers.openid_connect import views as oidc
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import render
+from django.urls import path
 from django.utils.translation import gettext as _
 
+from accounts import adapters, forms
 from accounts.models import Membership, Team, TeamEvent
 
 log = logging.getLogger(__name__)
@@ -99,6 +105,43 @@ def join_teams(user, sociallogin) -> list[Team]:
     return joined
 
 
+def refusal(request, problem: str, status: int):
+    return render(request, "accounts/sso_refused.html", {"problem": problem}, status=status)
+
+
+def answered(view):
+    """allauth's OpenID views, with a provider that does not answer (its discovery document or
+    token endpoint down) said in a sentence rather than a server error."""
+
+    @wraps(view)
+    def guarded(request, provider_id: str):
+        try:
+            return view(request, provider_id)
+        except requests.RequestException as exc:
+            log.warning("SSO: provider %s did not answer: %s", provider_id, type(exc).__name__)
+            return refusal(
+                request,
+                _(
+                    "The single sign-on provider did not answer. Try again in a moment; if it "
+                    "keeps happening, tell the studio's operator."
+                ),
+                502,
+            )
+
+    return guarded
+
+
+# In place of allauth's build_provider_urlpatterns() for openid_connect (accounts/urls.py).
+urlpatterns = [
+    path("oidc/<str:provider_id>/login/", answered(oidc.login), name="openid_connect_login"),
+    path(
+        "oidc/<str:provider_id>/login/callback/",
+        answered(oidc.callback),
+        name="openid_connect_callback",
+    ),
+]
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
         # Open even when password sign-up is closed (STUDIO_PASSWORD_LOGIN=false): the domain
@@ -110,12 +153,32 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return
         problem = signup_problem(sociallogin)
         if problem:
-            ctx = {"problem": problem, "password_login": settings.STUDIO_PASSWORD_LOGIN}
-            raise ImmediateHttpResponse(
-                render(request, "accounts/sso_refused.html", ctx, status=403)
-            )
+            raise ImmediateHttpResponse(refusal(request, problem, 403))
 
     def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
         join_teams(user, sociallogin)
         return user
+
+
+# --- Password sign-in on or off (STUDIO_PASSWORD_LOGIN) ------------------------------------------
+
+
+def sign_in_choices(request) -> dict:
+    """For the sign-in page: whether the password form is offered."""
+    return {"password_login": settings.STUDIO_PASSWORD_LOGIN}
+
+
+class AccountAdapter(adapters.AccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # Sign-up with a password; SocialAccountAdapter keeps SSO sign-up open.
+        return settings.STUDIO_PASSWORD_LOGIN
+
+
+class LoginForm(forms.LoginForm):
+    def clean(self):
+        if not settings.STUDIO_PASSWORD_LOGIN:
+            raise ValidationError(
+                _("Password sign-in is turned off here: sign in with single sign-on.")
+            )
+        return super().clean()

@@ -193,6 +193,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.socialaccount",
+    # Single sign-on with any OpenID Connect provider configured from the environment.
+    "allauth.socialaccount.providers.openid_connect",
     "accounts",
     "studio",
     "studio.sharing",
@@ -635,6 +637,11 @@ STUDIO_SSO_PROVIDER_IDS = [
     a["provider_id"] for a in SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"]
 ]
 SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
+# Password sign-in off (below) closes password sign-up and refuses the sign-in form's password.
+ACCOUNT_ADAPTER = "accounts.sso.AccountAdapter"
+ACCOUNT_FORMS = {**ACCOUNT_FORMS, "login": "accounts.sso.LoginForm"}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.sso.sign_in_choices")
 # Sign-up through SSO only for these email domains (empty: any domain the provider vouches for).
 STUDIO_SSO_ALLOWED_DOMAINS = [d.lower() for d in envlist("STUDIO_SSO_ALLOWED_DOMAINS")]
 # New SSO users join teams: by email domain (`example.com=Team name`) and by a value of the

@@ -71,6 +71,8 @@ def sso(settings, provider, alice):
 
 
 def form_fields(html: str) -> dict[str, str]:
+    """The fields of the page's form in <main> (not the header's language switch)."""
+    html = html.split("<main", 1)[-1].split("</main>", 1)[0]
     found = re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', html)
     return {name: unescape(value) for name, value in found}
 
@@ -146,3 +148,81 @@ def test_an_address_outside_the_allowed_domains_is_refused_with_a_sentence(live_
     ) in back.text
     assert not User.objects.filter(email="erin@elsewhere.test").exists()
     assert not SocialAccount.objects.exists()
+
+
+def test_providers_come_from_the_environment_and_a_gap_is_named(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from studio.settings import oidc_apps
+
+    monkeypatch.setenv("STUDIO_OIDC_PROVIDERS", "keycloak")
+    monkeypatch.setenv("STUDIO_OIDC_KEYCLOAK_SERVER_URL", "https://id.example.com/realms/a/")
+    monkeypatch.setenv("STUDIO_OIDC_KEYCLOAK_CLIENT_ID", "studio")
+    with pytest.raises(ImproperlyConfigured, match="STUDIO_OIDC_KEYCLOAK_CLIENT_SECRET must be set"):
+        oidc_apps("STUDIO_OIDC_PROVIDERS")
+    monkeypatch.setenv("STUDIO_OIDC_KEYCLOAK_CLIENT_SECRET", "from-the-environment")
+    monkeypatch.setenv("STUDIO_OIDC_KEYCLOAK_NAME", "Company sign-in")
+    monkeypatch.setenv("STUDIO_OIDC_KEYCLOAK_GROUPS_CLAIM", "groups")
+    (app,) = oidc_apps("STUDIO_OIDC_PROVIDERS")
+    assert app == {
+        "provider_id": "keycloak",
+        "name": "Company sign-in",
+        "client_id": "studio",
+        "secret": "from-the-environment",
+        "settings": {
+            "server_url": "https://id.example.com/realms/a",
+            "oauth_pkce_enabled": True,
+            "groups_claim": "groups",
+        },
+    }
+    monkeypatch.setenv("STUDIO_OIDC_PROVIDERS", "Key Cloak")
+    with pytest.raises(ImproperlyConfigured, match="lowercase letters"):
+        oidc_apps("STUDIO_OIDC_PROVIDERS")
+
+
+@pytest.fixture
+def dead_provider(settings):
+    from tests.test_authorization import with_sso_provider
+
+    with_sso_provider(settings)  # "testop", on a closed port
+
+
+def test_the_sign_in_page_offers_the_provider(client, db, dead_provider):
+    page = client.get("/accounts/login/")
+    assert 'href="/accounts/oidc/testop/login/' in page.text and "Test provider" in page.text
+    assert 'name="password"' in page.text
+
+
+def test_a_provider_that_does_not_answer_is_a_sentence_not_a_server_error(
+    client, db, dead_provider
+):
+    client.get("/accounts/oidc/testop/login/")
+    reply = client.post("/accounts/oidc/testop/login/")
+    assert reply.status_code == 502
+    assert "The single sign-on provider did not answer." in reply.text
+    assert "walk-secret-not-real" not in reply.text
+
+
+def test_password_sign_in_can_be_turned_off(client, alice, settings, dead_provider):
+    settings.STUDIO_PASSWORD_LOGIN = False
+    page = client.get("/accounts/login/")
+    assert 'name="password"' not in page.text
+    assert "This studio signs people in with single sign-on." in page.text
+    assert 'href="/accounts/oidc/testop/login/' in page.text
+    # A password posted anyway is refused with a sentence, and signs no one in.
+    reply = client.post(
+        "/accounts/login/", {"username": "alice", "password": "correct horse battery"}
+    )
+    assert "Password sign-in is turned off here: sign in with single sign-on." in reply.text
+    assert "_auth_user_id" not in client.session
+    # Nor can anyone sign up with a password.
+    client.post(
+        "/accounts/signup/",
+        {
+            "username": "mallory",
+            "email": "mallory@example.com",
+            "password1": "a long enough passphrase",
+            "password2": "a long enough passphrase",
+        },
+    )
+    assert not User.objects.filter(username="mallory").exists()
