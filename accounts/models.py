@@ -211,7 +211,8 @@ class Membership(models.Model):
 
 
 class TeamEvent(models.Model):
-    """One line of a team's audit trail (its sign-in rule), in words, kept with the team."""
+    """One line of a team's audit trail (its sign-in rule, members joining through SSO), in
+    words, kept with the team."""
 
     team = models.ForeignKey(Team, models.CASCADE, related_name="events")
     by = models.ForeignKey(

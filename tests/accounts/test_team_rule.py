@@ -146,3 +146,18 @@ def test_recovery_codes_alone_do_not_count_and_another_team_without_a_rule_does(
     Membership.objects.create(team=other, user=bob)
     services.share_key(key, other, alice)
     assert services.team_rule_problem(bob, key) is None
+
+
+def test_the_generate_form_says_the_sentence(alice, bob, team, client):
+    key = add_credential(alice, "girlgenerator", "studio key", KEY)
+    services.share_key(key, team, alice)
+    teams.set_rule(owner_of(team, alice), Team.Requires.TWO_STEP)
+    client.force_login(bob, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.post(
+        "/",
+        {"key": key.pk, "model": "default", "scene": "text-to-image", "prompt": "a red fox"},
+    )
+    assert page.status_code == 200
+    assert "lets only members with two-step sign-in use its keys" in page.text
+    assert "/accounts/security/" in page.text
+    assert not Generation.objects.exists()
