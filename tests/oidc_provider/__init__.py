@@ -23,6 +23,8 @@ PORTS = range(8195, 8200)
 def free_port() -> int:
     for port in PORTS:
         with socket.socket() as s:
+            # As runserver binds: a port in TIME_WAIT from a previous run is free to use.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
