@@ -8,12 +8,12 @@ import json
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
 from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_client_ip_address
 from cryptography.fernet import InvalidToken
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import vault
+from accounts.client_ip import client_ip
 
 # Sealed two-step secrets look like the vault's (`enc:fernet:<key id>:<token>`), so that a
 # reader of the database sees at once which vault key made them; the payload names its use.
@@ -46,7 +46,7 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_client_ip(self, request) -> str:
         # The same rule as django-axes' (STUDIO_CLIENT_IP_HEADER), so that rate limits, the
         # lockout and the sign-in history agree on who the client is.
-        return get_client_ip_address(request) or "0.0.0.0"
+        return client_ip(request) or "0.0.0.0"
 
 
 def seal(text: str) -> str:
@@ -86,3 +86,26 @@ class MFAAdapter(DefaultMFAAdapter):
     @sensitive_variables()
     def decrypt(self, encrypted_text: str) -> str:
         return unseal(encrypted_text)
+
+
+@sensitive_variables()
+def rotate_authenticator(authenticator) -> str:
+    """Re-seals a two-step factor's secrets under the newest vault key: "rotated" or "current".
+    Raises VaultError when one does not open (its key is no longer configured)."""
+    newest = vault.current_key_id()
+    data = dict(authenticator.data)
+    changed = False
+    for field in ("secret", "seed"):
+        value = data.get(field)
+        if value and vault.ciphertext_key_id(value) != newest:
+            data[field] = seal(unseal(value))
+            changed = True
+    codes = data.get("migrated_codes")
+    if codes and any(vault.ciphertext_key_id(code) != newest for code in codes):
+        data["migrated_codes"] = [seal(unseal(code)) for code in codes]
+        changed = True
+    if not changed:
+        return "current"
+    authenticator.data = data
+    authenticator.save(update_fields=["data"])
+    return "rotated"

@@ -279,3 +279,58 @@ class TeamInvite(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+# --- Account security (issue 19): sessions and the audit trail of /accounts/security/ ----------
+
+
+class SignInSession(models.Model):
+    """A signed-in browser: its session (in Django's session store), where it signed in from,
+    and when it was last seen (refreshed at most once a minute, accounts/security.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.ip_address}"
+
+
+class SecurityEvent(models.Model):
+    """One line of an account's audit trail: a sign-in, or a change to how it signs in."""
+
+    class Kind(models.TextChoices):
+        SIGNED_IN = "signed_in", _("Signed in")
+        SIGN_IN_FAILED = "sign_in_failed", _("Failed sign-in")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        PASSWORD_RESET = "password_reset", _("Password reset by email")
+        EMAIL_VERIFIED = "email_verified", _("Email address verified")
+        FACTOR_ADDED = "factor_added", _("Two-step factor added")
+        FACTOR_REMOVED = "factor_removed", _("Two-step factor removed")
+        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", _("New recovery codes made")
+        RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+        SIGNED_OUT_ELSEWHERE = "signed_out_elsewhere", _("Signed out everywhere else")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_events"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    # What it concerned, in words from a fixed set (a factor's type), never a secret.
+    detail = models.CharField(max_length=100, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind}"

@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import membership as teams
 from accounts.models import Membership, Team, TeamInvite
 from accounts.policy import policy_problem
+from accounts.verification import has_verified_email, needs_verified_email
 
 
 class TeamForm(forms.Form):
@@ -238,11 +239,16 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     already = Membership.objects.filter(team_id=invite.team_id, user=request.user).exists()
     problem = None if already else teams.invite_problem(invite, request.user)
     ctx = {"invite": invite, "problem": problem, "already_member": already}
+    if not already and not problem and not has_verified_email(request.user):
+        ctx["unverified"] = needs_verified_email(_("Joining a team"))
     return render(request, "accounts/teams_join.html", ctx, status=410 if problem else 200)
 
 
 def _answer(request: HttpRequest, invite: TeamInvite, answer: str) -> HttpResponse:
     team = invite.team
+    if answer == "accept" and not has_verified_email(request.user):
+        messages.error(request, needs_verified_email(_("Joining a team")))
+        return _back(request, "/teams/")
     try:
         if answer == "accept":
             teams.accept_invite(invite, request.user)

@@ -1,7 +1,7 @@
 from allauth.mfa.webauthn import views as webauthn
 from django.urls import include, path
 
-from accounts import sso, views
+from accounts import security, sso, views
 
 # allauth's views under /accounts/, put together here rather than through `allauth.urls`:
 # passkeys are addressed by `<id:pk>` (a number past the keys' range is a 404, not a database
@@ -17,6 +17,8 @@ passkeys = [
 
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
+    path("security/", security.security, name="account_security"),
+    path("security/sign-out-others/", security.sign_out_others, name="sign_out_others"),
     path("", include("allauth.account.urls")),
     path("2fa/", include("allauth.mfa.base.urls")),
     path("2fa/totp/", include("allauth.mfa.totp.urls")),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,14 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
+        if "email" in form.changed_data:
+            # A new address starts unverified, and replaces the old one (and its verification).
+            EmailAddress.objects.filter(user=request.user).delete()
+            if form.cleaned_data["email"]:
+                address = EmailAddress.objects.create(
+                    user=request.user, email=form.cleaned_data["email"], primary=True
+                )
+                address.send_confirmation(request)
         messages.success(request, _("Your profile was saved."))
         return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form})

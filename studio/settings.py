@@ -220,6 +220,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Signed-in sessions' "last seen", and staff's second factor for /admin/ (accounts/security.py).
+    "accounts.security.SessionTrackingMiddleware",
     # Last, as django-axes asks, so that it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
@@ -238,6 +240,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "accounts.verification.email_verification",
             ],
         },
     },
@@ -338,6 +341,9 @@ MFA_TOTP_ISSUER = os.environ.get("STUDIO_TOTP_ISSUER", "Image Studio")
 # fido2 accepts http://localhost as a secure origin; nothing insecure is allowed.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 
+# In production, staff need a second factor, used in the session, to open /admin/.
+STUDIO_ADMIN_REQUIRE_MFA = envbool("STUDIO_ADMIN_REQUIRE_MFA", not DEBUG)
+
 # Single sign-on providers come from the environment (docs/deploy.md); none by default.
 SOCIALACCOUNT_PROVIDERS: dict = {}
 # --- end of accounts settings -------------------------------------------------------------------
@@ -352,8 +358,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
-if os.environ.get("STUDIO_CLIENT_IP_HEADER"):
-    AXES_IPWARE_META_PRECEDENCE_ORDER = [os.environ["STUDIO_CLIENT_IP_HEADER"], "REMOTE_ADDR"]
+# One rule for axes, allauth and the sign-in history (accounts/client_ip.py). It replaces
+# django-ipware's, which axes uses only when ipware is installed (it is not).
+STUDIO_CLIENT_IP_HEADER = os.environ.get("STUDIO_CLIENT_IP_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
@@ -7,6 +8,8 @@ from studio.web.params import IdConverter
 
 # `<id:pk>` in every URLconf below: a number past the primary keys' range is a 404, not a 500.
 register_converter(IdConverter, "id")
+# The admin signs in through allauth's sign-in (and so its two-step sign-in), not its own form.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", include("studio.web.urls")),

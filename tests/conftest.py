@@ -4,19 +4,28 @@ import pytest
 from django.contrib.auth.models import User
 
 
+def verified_user(username: str, email: str, password: str) -> User:
+    """A user whose address is verified, as every account that uses teams must have."""
+    from allauth.account.models import EmailAddress
+
+    user = User.objects.create_user(username, email, password)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
 @pytest.fixture
 def alice(db) -> User:
-    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+    return verified_user("alice", "alice@example.com", "correct horse battery")
 
 
 @pytest.fixture
 def bob(db) -> User:
-    return User.objects.create_user("bob", "bob@example.com", "another good passphrase")
+    return verified_user("bob", "bob@example.com", "another good passphrase")
 
 
 @pytest.fixture
 def carol(db) -> User:
-    return User.objects.create_user("carol", "carol@example.com", "yet another passphrase")
+    return verified_user("carol", "carol@example.com", "yet another passphrase")
 
 
 @pytest.fixture

@@ -83,6 +83,8 @@ ROUTES: dict[str, Route] = {
     "accounts/logout/": Route("public", "POST"),
     "accounts/profile/": Route("user"),
     # --- Accounts: django-allauth (issue 19) ---
+    "accounts/security/": Route("user"),
+    "accounts/security/sign-out-others/": Route("user", "POST"),
     "accounts/inactive/": Route("public"),
     "accounts/reauthenticate/": Route("user"),
     "accounts/email/": Route("user"),

@@ -111,6 +111,8 @@ READS: dict[str, tuple[Reads, ...]] = {
     "accounts/logout/": (NEXT,),
     "accounts/profile/": (Reads(tuple(ProfileForm.base_fields)),),
     "accounts/inactive/": NOTHING,
+    "accounts/security/": NOTHING,
+    "accounts/security/sign-out-others/": NOTHING,
     "accounts/reauthenticate/": (Reads((*ReauthenticateForm.base_fields, "next")),),
     "accounts/email/": (
         Reads(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
+from accounts.verification import has_verified_email, needs_verified_email
 from studio.money import services
 from studio.money.forms import BudgetForm, PriceForm, ShareForm
 from studio.money.models import Budget, BudgetEvent, KeyShare, Price
@@ -109,6 +110,8 @@ def delete_budget(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def share(request: HttpRequest) -> HttpResponse:
     form = ShareForm(request.user, request.POST)
+    if not has_verified_email(request.user):
+        form.add_error(None, needs_verified_email(_("Sharing a key with a team")))
     if not form.is_valid():
         return page(request, share_form=form)
     services.share_key(form.cleaned_data["credential"], form.cleaned_data["team"], request.user)

@@ -65,3 +65,13 @@ def test_it_signs_out(alice_client):
     r = alice_client.post("/accounts/logout/")
     assert r.status_code == 302
     assert "_auth_user_id" not in alice_client.session
+
+
+def test_an_email_address_signs_in_and_is_locked_out_like_a_username(client, alice, settings):
+    r = login(client, "alice@example.com", "correct horse battery")
+    assert r.status_code == 302 and client.session["_auth_user_id"] == str(alice.pk)
+    client.post("/accounts/logout/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        r = login(client, "alice@example.com", "wrong")
+    assert r.status_code == 429
+    assert login(client, "alice@example.com", "correct horse battery").status_code == 429

@@ -61,3 +61,17 @@ def test_profile_saves_and_shows_errors(alice_client, alice, bob):
     assert r.status_code == 302
     alice.refresh_from_db()
     assert (alice.first_name, alice.email) == ("Alice", "alice@new.example.com")
+
+
+def test_a_new_address_on_the_profile_must_be_verified_again(alice_client, alice):
+    from allauth.account.models import EmailAddress
+
+    assert EmailAddress.objects.get(user=alice).verified
+    alice_client.post("/accounts/profile/", {"email": "alice@new.example.com"})
+    (address,) = EmailAddress.objects.filter(user=alice)
+    assert (address.email, address.verified, address.primary) == (
+        "alice@new.example.com",
+        False,
+        True,
+    )
+    assert mail.outbox[-1].to == ["alice@new.example.com"]

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.vault import add_credential
 from studio.models import CreditEntry
 from studio.sharing import services as sharing
 from studio.sharing.models import Collection
+from tests.conftest import verified_user
 from tests.test_authorization import ROUTES, objects, url_for, with_sso_provider
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def studio(live_server, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STUDIO_VENDOR_URLS = dict.fromkeys(("aioagi", "lemondata"), "http://127.0.0.1:9")
     with_sso_provider(settings)  # the sign-in page with its SSO button, and the SSO page
-    alice = User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+    alice = verified_user("alice", "alice@example.com", "correct horse battery")
     made = objects(alice)
     for vendor in ("girlgenerator", "chatfire", "chatbp"):
         add_credential(

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from accounts import membership as teams
@@ -22,6 +21,7 @@ from accounts.models import Membership
 from studio.models import Image
 from studio.sharing import services
 from studio.sharing.models import Collection, ShareLink
+from tests.conftest import verified_user
 from tests.sharing.images import make_image
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -64,8 +64,7 @@ def images_loaded(page) -> list[bool]:
 def world(transactional_db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     alice, bob, carol = (
-        User.objects.create_user(name, f"{name}@example.com", PASSWORD)
-        for name in ("alice", "bob", "carol")
+        verified_user(name, f"{name}@example.com", PASSWORD) for name in ("alice", "bob", "carol")
     )
     team = teams.create_team(alice, "Studio A")
     Membership.objects.create(team=team, user=bob)

@@ -6,9 +6,12 @@ it), restart, run this command, and remove the old keys once it reports no failu
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from accounts import vault
+from accounts.adapters import rotate_authenticator
 from accounts.models import Credential
 
 
@@ -25,10 +28,22 @@ class Command(BaseCommand):
                 counts[vault.rotate_credential(credential)] += 1
             except vault.VaultError as exc:
                 failures.append(f"credential {credential.pk}: {exc}")
+        # Two-step sign-in secrets (TOTP secrets, recovery-code seeds) are sealed by the same
+        # keys (accounts/adapters.py).
+        factors = {"rotated": 0, "current": 0}
+        with transaction.atomic():
+            for authenticator in Authenticator.objects.select_for_update().exclude(
+                type=Authenticator.Type.WEBAUTHN
+            ):
+                try:
+                    factors[rotate_authenticator(authenticator)] += 1
+                except vault.VaultError as exc:
+                    failures.append(f"two-step factor {authenticator.pk}: {exc}")
         self.stdout.write(
             f"Newest vault key: {newest}. Re-encrypted {counts['rotated']} credentials, "
             f"{counts['current']} already current, {counts['changed']} changed meanwhile "
-            f"(left alone), {len(failures)} failed."
+            f"(left alone), {len(failures)} failed. Two-step factors: {factors['rotated']} "
+            f"re-encrypted, {factors['current']} already current."
         )
         for failure in failures:
             self.stderr.write(failure)
