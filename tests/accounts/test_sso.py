@@ -226,3 +226,35 @@ def test_password_sign_in_can_be_turned_off(client, alice, settings, dead_provid
         },
     )
     assert not User.objects.filter(username="mallory").exists()
+
+
+def test_a_signed_in_member_links_sso_and_then_meets_a_team_rule_requiring_it(
+    live_server, sso, alice, bob
+):
+    """The sentence of a team that requires SSO sends the member to /accounts/security/,
+    whose link connects their account at the provider; the sign-up domain rule does not
+    apply to linking (Bob's provider address is outside it)."""
+    team = sso["staff"]
+    Membership.objects.create(team=team, user=bob)
+    teams.set_rule(Membership.objects.get(team=team, user=alice), Team.Requires.SSO)
+    team.refresh_from_db()
+    assert "single sign-on" in policy.policy_problem(bob, team)
+    base = live_server.url.replace("//localhost:", "//127.0.0.1:")
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        signin = browser.get(f"{base}/accounts/login/")
+        fields = form_fields(signin.text)
+        fields.update(username="bob", password="another good passphrase")
+        browser.post(f"{base}/accounts/login/", data=fields)
+        security = browser.get(f"{base}/accounts/security/")
+        assert "No account at a sign-in provider is linked to this one." in security.text
+        start = browser.get(f"{base}/accounts/oidc/testop/login/?process=connect")
+        to_provider = browser.post(str(start.url), data=form_fields(start.text))
+        fields = form_fields(to_provider.text)
+        fields.update(username="erin", password=PASSWORD)
+        back = browser.post(str(to_provider.url), data=fields)
+        assert back.status_code == 200, back.text
+        security = browser.get(f"{base}/accounts/security/")
+        assert "An account at your sign-in provider is linked to this one." in security.text
+    assert SocialAccount.objects.get(user=bob).provider == "testop"
+    assert policy.policy_problem(bob, team) is None
+    assert not User.objects.filter(email="erin@elsewhere.test").exists()
