@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.client_ip import client_ip
 from accounts.models import SecurityEvent, SignInSession
+from accounts.verification import VERIFIED_KEY, has_verified_email
 
 Kind = SecurityEvent.Kind
 SEEN_EVERY = 60  # seconds between two updates of a session's "last seen"
@@ -52,10 +53,12 @@ def track_session(request: HttpRequest, user) -> None:
         request.session.save()
         key = request.session.session_key
     now = timezone.now()
-    SignInSession.objects.update_or_create(
-        session_key=key, defaults={"user": user, "last_seen": now, **client(request)}
-    )
+    seen = {"user": user, "last_seen": now, **client(request)}
+    if not SignInSession.objects.filter(session_key=key).update(**seen):
+        SignInSession.objects.create(session_key=key, **seen)
     request.session[SEEN_KEY] = int(time.time())
+    # The banner's answer (accounts/verification.py), refreshed with "last seen".
+    request.session[VERIFIED_KEY] = has_verified_email(user)
 
 
 FACTOR_NAMES = {
@@ -113,6 +116,8 @@ def on_password_reset(sender, request, user, **kwargs):
 @receiver(account_signals.email_confirmed)
 def on_email_confirmed(sender, request, email_address, **kwargs):
     record(email_address.user, Kind.EMAIL_VERIFIED, request)
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(VERIFIED_KEY, None)
 
 
 @receiver(mfa_signals.authenticator_added)

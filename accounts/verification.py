@@ -27,12 +27,25 @@ def needs_verified_email(action: str) -> SafeString:
     )
 
 
+VERIFIED_KEY = "studio_email_verified"
+
+
+def remember(request, verified: bool) -> None:
+    """Keeps the answer in the session: the banner then costs no query on most pages.
+    accounts/security.py refreshes it with the session's "last seen" (once a minute) and
+    when an address is confirmed."""
+    request.session[VERIFIED_KEY] = verified
+
+
 def email_verification(request) -> dict:
-    """Template context: whether to ask this user to verify (a banner on every page). Lazy:
-    a page that does not show the banner runs no query."""
+    """Template context: whether to ask this user to verify (a banner on every page)."""
 
     def unverified() -> bool:
         user = getattr(request, "user", None)
-        return bool(user and user.is_authenticated and not has_verified_email(user))
+        if not (user and user.is_authenticated):
+            return False
+        if VERIFIED_KEY not in request.session:
+            remember(request, has_verified_email(user))
+        return not request.session[VERIFIED_KEY]
 
     return {"email_unverified": unverified}

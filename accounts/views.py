@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.forms import ProfileForm
+from accounts.verification import VERIFIED_KEY
 
 
 @login_required
@@ -18,6 +19,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         if "email" in form.changed_data:
             # A new address starts unverified, and replaces the old one (and its verification).
             EmailAddress.objects.filter(user=request.user).delete()
+            request.session.pop(VERIFIED_KEY, None)
             if form.cleaned_data["email"]:
                 address = EmailAddress.objects.create(
                     user=request.user, email=form.cleaned_data["email"], primary=True

@@ -109,7 +109,7 @@ ROUTES: dict[str, Route] = {
     "accounts/2fa/webauthn/add/": Route("user"),
     "accounts/2fa/webauthn/reauthenticate/": Route("user"),
     # Each asks for a fresh sign-in before it looks for the passkey, which it looks for among
-    # the visitor's own (tests/e2e/test_mfa.py).
+    # the visitor's own (tests/accounts/test_security.py).
     "accounts/2fa/webauthn/keys/<id:pk>/remove/": Route("user"),
     "accounts/2fa/webauthn/keys/<id:pk>/edit/": Route("user"),
     "accounts/2fa/webauthn/login/": Route("public", "POST"),

@@ -238,3 +238,40 @@ def test_no_secret_or_code_in_the_logs(alice, caplog):
     # (Not the six-digit code: a log line's microseconds could hold any six digits.)
     assert secret not in text and codes[0] not in text
     assert "correct horse battery" not in text
+
+
+def reauthenticate(client: Client, password: str = "correct horse battery") -> None:
+    r = client.post("/accounts/reauthenticate/", {"password": password})
+    assert r.status_code == 302
+
+
+def test_turning_a_factor_off_needs_a_fresh_sign_in(alice):
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)
+    client = Client()
+    client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
+    client.post("/accounts/2fa/authenticate/", {"code": pyotp.TOTP(secret).now()})
+    assert client.session["_auth_user_id"] == str(alice.pk)
+
+    r = client.post("/accounts/2fa/totp/deactivate/")
+    assert r.status_code == 302 and r.url.startswith("/accounts/reauthenticate/")
+    assert Authenticator.objects.filter(user=alice, type="totp").exists()
+    reauthenticate(client)
+    r = client.post("/accounts/2fa/totp/deactivate/")
+    assert r.status_code == 302
+    assert not Authenticator.objects.filter(user=alice, type="totp").exists()
+    assert SecurityEvent.objects.filter(user=alice, kind="factor_removed", detail="totp").exists()
+
+
+def test_another_users_passkey_is_a_404_even_after_a_fresh_sign_in(alice, bob):
+    passkey = Authenticator.objects.create(
+        user=alice, type=Authenticator.Type.WEBAUTHN, data={"name": "laptop", "credential": {}}
+    )
+    client = Client()
+    client.post("/accounts/login/", {"username": "bob", "password": "another good passphrase"})
+    reauthenticate(client, "another good passphrase")
+    for action in ("edit", "remove"):
+        url = f"/accounts/2fa/webauthn/keys/{passkey.pk}/{action}/"
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"name": "mine"}).status_code == 404
+    assert Authenticator.objects.filter(pk=passkey.pk).exists()
