@@ -96,7 +96,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(ViewOnlyAdmin):
-    list_display = ("name", "member_count", "created_at")
+    list_display = ("name", "requires", "member_count", "created_at")
     search_fields = ("name", "members__username")
     inlines = [MembershipInline]
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership, Team, TeamInvite
+from accounts.models import Membership, Team, TeamEvent, TeamInvite
 from accounts.tokens import new_token, token_hash
 
 INVITE_LINK_LIFETIME = timedelta(days=7)
@@ -167,3 +167,29 @@ def make_owner(owner: Membership, member: Membership) -> None:
         raise TeamRuleBroken(_("Only an owner of this team can name owners."))
     Membership.objects.filter(pk=member.pk).update(role=Role.OWNER)
     member.role = Role.OWNER
+
+
+# --- Sign-in rule (accounts/policy.py) ----------------------------------------------------------
+
+
+def set_rule(owner: Membership, requires: str) -> bool:
+    """Sets what members must sign in with to use the team's keys, in the team's trail.
+    Returns False when nothing changed."""
+    if not owner.is_owner:
+        raise TeamRuleBroken(_("Only an owner of this team can change its sign-in rule."))
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=owner.team_id)
+        if team.requires == requires:
+            return False
+        before = team.requires
+        team.requires = requires
+        team.save(update_fields=["requires"])
+        # In English, like the other audit trails: it is a record, not an interface.
+        with translation.override("en"):
+            message = (
+                f"{owner.user.get_username()} changed the sign-in rule for team keys from "
+                f"“{Team.Requires(before).label}” to “{Team.Requires(requires).label}”"
+            )
+        TeamEvent.objects.create(team=team, by=owner.user, message=message)
+    owner.team = team
+    return True

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Vendor(models.TextChoices):
@@ -156,7 +157,23 @@ def record_event(credential: Credential, kind: str, message: str = "") -> Creden
 
 
 class Team(models.Model):
+    class Requires(models.TextChoices):
+        """What a member must have signed in with to use the team's shared keys
+        (accounts.policy)."""
+
+        # With a context: allauth's pages have their own "Two-step sign-in" and the like.
+        NOTHING = "", pgettext_lazy("team rule", "Nothing more than a password")
+        TWO_STEP = "two_step", pgettext_lazy("team rule", "Two-step sign-in")
+        SSO = "sso", pgettext_lazy("team rule", "Single sign-on")
+
     name = models.CharField(_("name"), max_length=100)
+    requires = models.CharField(
+        pgettext_lazy("team rule", "members must use"),
+        max_length=10,
+        choices=Requires.choices,
+        default="",
+        blank=True,
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
     )
@@ -191,6 +208,24 @@ class Membership(models.Model):
     @property
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
+
+
+class TeamEvent(models.Model):
+    """One line of a team's audit trail (its sign-in rule, members joining through SSO), in
+    words, kept with the team."""
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="events")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class TeamInvite(models.Model):

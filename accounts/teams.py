@@ -8,6 +8,7 @@ Every view fetches the team through the viewer's own membership, so another team
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -20,7 +21,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import membership as teams
-from accounts.models import Membership, TeamInvite
+from accounts.models import Membership, Team, TeamInvite
+from accounts.policy import policy_problem
 from accounts.verification import has_verified_email, needs_verified_email
 
 
@@ -43,6 +45,23 @@ class InviteForm(forms.Form):
         if user is None:
             raise forms.ValidationError(gettext_lazy("There is no user with this username."))
         return user
+
+
+class RuleForm(forms.Form):
+    requires = forms.ChoiceField(
+        label=gettext_lazy("Members must use, to use the team's keys"),
+        choices=Team.Requires.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+
+    def clean_requires(self) -> str:
+        requires = self.cleaned_data["requires"]
+        if requires == Team.Requires.SSO and not settings.STUDIO_SSO_PROVIDER_IDS:
+            raise forms.ValidationError(
+                gettext_lazy("This studio has no single sign-on provider set up.")
+            )
+        return requires
 
 
 def _get_membership(request: HttpRequest, team_pk: int) -> Membership:
@@ -77,6 +96,9 @@ def _team_page(request: HttpRequest, member: Membership, **extra) -> HttpRespons
         "memberships": team.memberships.select_related("user"),
         "invites": teams.open_invites(team) if member.is_owner else [],
         "invite_form": InviteForm(),
+        "rule_form": RuleForm(initial={"requires": team.requires}),
+        "rule_problem": policy_problem(request.user, team),
+        "team_events": team.events.all()[:10],
         **extra,
     }
     return render(request, "accounts/teams_detail.html", ctx)
@@ -184,6 +206,18 @@ def leave_team(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(request, f"/teams/{pk}/")
     messages.success(request, _("You left %(team)s.") % {"team": name})
     return _back(request, "/teams/")
+
+
+@require_POST
+@login_required
+def set_rule(request: HttpRequest, pk: int) -> HttpResponse:
+    owner = _get_ownership(request, pk)
+    form = RuleForm(request.POST)
+    if not form.is_valid():
+        return _team_page(request, owner, rule_form=form)
+    if teams.set_rule(owner, form.cleaned_data["requires"]):
+        messages.success(request, _("Saved the team's sign-in rule."))
+    return _back(request, f"/teams/{pk}/")
 
 
 @require_POST

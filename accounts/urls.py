@@ -1,8 +1,7 @@
 from allauth.mfa.webauthn import views as webauthn
-from allauth.urls import build_provider_urlpatterns
 from django.urls import include, path
 
-from accounts import security, views
+from accounts import security, sso, views
 
 # allauth's views under /accounts/, put together here rather than through `allauth.urls`:
 # passkeys are addressed by `<id:pk>` (a number past the keys' range is a 404, not a database
@@ -26,6 +25,7 @@ urlpatterns = [
     path("2fa/recovery-codes/", include("allauth.mfa.recovery_codes.urls")),
     path("2fa/webauthn/", include(passkeys)),
     path("3rdparty/", include("allauth.socialaccount.urls")),
-    # Each single sign-on provider's own addresses (none until one is configured).
-    *build_provider_urlpatterns(),
+    # Single sign-on: each OpenID Connect provider's addresses (accounts/sso.py), the only kind
+    # of provider installed (allauth's build_provider_urlpatterns() would add the same, unguarded).
+    *sso.urlpatterns,
 ]

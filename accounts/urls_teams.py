@@ -15,6 +15,7 @@ urlpatterns = [
     path("<id:pk>/members/<id:member_pk>/remove/", teams.remove_member, name="team_remove_member"),
     path("<id:pk>/members/<id:member_pk>/owner/", teams.make_owner, name="team_make_owner"),
     path("<id:pk>/leave/", teams.leave_team, name="team_leave"),
+    path("<id:pk>/sign-in-rule/", teams.set_rule, name="team_rule"),
     path(
         "invites/<id:pk>/accept/",
         teams.answer_invite,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -192,6 +193,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.socialaccount",
+    # Single sign-on with any OpenID Connect provider configured from the environment.
+    "allauth.socialaccount.providers.openid_connect",
     "accounts",
     "studio",
     "studio.sharing",
@@ -644,3 +647,68 @@ CORS_ALLOWED_ORIGINS = envlist("STUDIO_API_CORS_ORIGINS")
 CORS_URLS_REGEX = r"^/(v1|api/v1)/"
 CORS_ALLOW_CREDENTIALS = False
 # --- end of API settings -----------------------------------------------------------------------
+
+# --- Single sign-on (accounts/sso.py, docs/deploy.md) ---------------------------------------------
+# Any OpenID Connect provider, from the environment only: STUDIO_OIDC_PROVIDERS names them
+# (ids), and each has STUDIO_OIDC_<ID>_SERVER_URL, _CLIENT_ID, _CLIENT_SECRET, and optionally
+# _NAME (shown on the sign-in page) and _GROUPS_CLAIM. The apps live in settings, not in the
+# SocialApp table, so that no client secret is ever stored in the database; tokens are not kept.
+
+
+def oidc_apps(name: str) -> list[dict]:
+    apps = []
+    for provider_id in envlist(name):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", provider_id):
+            raise ImproperlyConfigured(
+                f"{name}: {provider_id!r} must be lowercase letters, digits, - or _."
+            )
+        prefix = f"STUDIO_OIDC_{provider_id.upper().replace('-', '_')}_"
+        missing = [
+            prefix + part
+            for part in ("SERVER_URL", "CLIENT_ID", "CLIENT_SECRET")
+            if not os.environ.get(prefix + part)
+        ]
+        if missing:
+            raise ImproperlyConfigured(f"{', '.join(missing)} must be set for {provider_id}.")
+        server_url = os.environ[prefix + "SERVER_URL"].rstrip("/")
+        if not server_url.startswith(("https://", "http://")):
+            raise ImproperlyConfigured(f"{prefix}SERVER_URL must be an http(s) address.")
+        apps.append(
+            {
+                "provider_id": provider_id,
+                "name": os.environ.get(prefix + "NAME") or provider_id,
+                "client_id": os.environ[prefix + "CLIENT_ID"],
+                "secret": os.environ[prefix + "CLIENT_SECRET"],
+                "settings": {
+                    "server_url": server_url,
+                    "oauth_pkce_enabled": True,
+                    "groups_claim": os.environ.get(prefix + "GROUPS_CLAIM", ""),
+                },
+            }
+        )
+    return apps
+
+
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": oidc_apps("STUDIO_OIDC_PROVIDERS")}}
+STUDIO_SSO_PROVIDER_IDS = [
+    a["provider_id"] for a in SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"]
+]
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
+# Password sign-in off (below) closes password sign-up and refuses the sign-in form's password.
+ACCOUNT_ADAPTER = "accounts.sso.AccountAdapter"
+ACCOUNT_FORMS = {**ACCOUNT_FORMS, "login": "accounts.sso.LoginForm"}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.sso.sign_in_choices")
+# Sign-up through SSO only for these email domains (empty: any domain the provider vouches for).
+STUDIO_SSO_ALLOWED_DOMAINS = [d.lower() for d in envlist("STUDIO_SSO_ALLOWED_DOMAINS")]
+# New SSO users join teams: by email domain (`example.com=Team name`) and by a value of the
+# provider's groups claim (`designers=Team name`).
+STUDIO_SSO_TEAM_DOMAINS = {k.lower(): v for k, v in envmap("STUDIO_SSO_TEAM_DOMAINS").items()}
+STUDIO_SSO_TEAM_GROUPS = envmap("STUDIO_SSO_TEAM_GROUPS")
+# Password sign-in can be turned off once SSO is configured (staff keep /admin/'s own form).
+STUDIO_PASSWORD_LOGIN = envbool("STUDIO_PASSWORD_LOGIN", True)
+if not STUDIO_PASSWORD_LOGIN and not STUDIO_SSO_PROVIDER_IDS:
+    raise ImproperlyConfigured(
+        "STUDIO_PASSWORD_LOGIN=false needs an SSO provider (STUDIO_OIDC_PROVIDERS): nobody could "
+        "sign in."
+    )

@@ -117,6 +117,11 @@ ROUTES: dict[str, Route] = {
     "accounts/3rdparty/login/cancelled/": Route("public"),
     "accounts/3rdparty/login/error/": Route("public", ok=(401,)),
     "accounts/3rdparty/signup/": Route("public"),
+    # Single sign-on (accounts/sso.py): the provider in `offline` below is a closed port, so
+    # starting a sign-in says, with a 502, that it did not answer; the callback without a
+    # state it sent is allauth's sign-in error page.
+    "accounts/oidc/<str:provider_id>/login/": Route("public", ok=(200, 302, 502)),
+    "accounts/oidc/<str:provider_id>/login/callback/": Route("public", ok=(200, 302, 401)),
     # --- end of accounts ---
     "keys/": Route("user"),
     "keys/add/": Route("user"),
@@ -136,6 +141,7 @@ ROUTES: dict[str, Route] = {
     "teams/<id:pk>/members/<id:member_pk>/remove/": Route("owner", "POST", "team_member"),
     "teams/<id:pk>/members/<id:member_pk>/owner/": Route("owner", "POST", "team_member"),
     "teams/<id:pk>/leave/": Route("owner", "POST", "team"),
+    "teams/<id:pk>/sign-in-rule/": Route("owner", "POST", "team"),
     "teams/invites/<id:pk>/accept/": Route("owner", "POST", "invite_for_me"),
     "teams/invites/<id:pk>/decline/": Route("owner", "POST", "invite_for_me"),
     # Anyone signed in may open an invite link: holding it is the permission.
@@ -217,6 +223,29 @@ def offline(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Key verification must not leave the machine: a closed local port refuses at once.
     settings.STUDIO_VENDOR_URLS = dict.fromkeys(("aioagi", "lemondata"), "http://127.0.0.1:9")
+    with_sso_provider(settings)
+
+
+SSO_PROVIDER = "testop"
+
+
+def with_sso_provider(settings) -> None:
+    """One single sign-on provider, on a closed local port: its pages exist, and whatever
+    would reach the provider is refused at once."""
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": SSO_PROVIDER,
+                    "name": "Test provider",
+                    "client_id": "studio",
+                    "secret": "walk-secret-not-real",
+                    "settings": {"server_url": "http://127.0.0.1:9/o", "oauth_pkce_enabled": True},
+                }
+            ]
+        }
+    }
+    settings.STUDIO_SSO_PROVIDER_IDS = [SSO_PROVIDER]
 
 
 def objects(owner) -> dict[str, object]:
@@ -327,6 +356,7 @@ def url_for(route: str, resource) -> str:
         path = path.replace("<id:pk>", str(resource.pk))
         path = path.replace("<str:token>", signing.dumps(resource.pk, salt=SALT))
     # allauth's regular-expression routes: their groups filled with something well-formed.
+    path = path.replace("<str:provider_id>", SSO_PROVIDER)
     return re.sub(r"<(uidb36|key)>", "x1", plain(path)).replace("<id:pk>", "1")
 
 

@@ -29,7 +29,7 @@ from django.http import QueryDict
 from django.test import Client
 
 from accounts.forms import CredentialForm, ProfileForm
-from accounts.teams import InviteForm, TeamForm
+from accounts.teams import InviteForm, RuleForm, TeamForm
 from studio.api.forms import TokenForm
 from studio.compare.forms import CompareForm
 from studio.compare.services import MAX_TARGETS
@@ -47,6 +47,7 @@ from tests.test_authorization import (
     patterns,
     plain,
     url_for,
+    with_sso_provider,
 )
 from tests.web.conftest import make_image
 
@@ -157,6 +158,10 @@ READS: dict[str, tuple[Reads, ...]] = {
     "accounts/3rdparty/login/cancelled/": NOTHING,
     "accounts/3rdparty/login/error/": NOTHING,
     "accounts/3rdparty/signup/": (Reads(("username", "email", "next")),),
+    "accounts/oidc/<str:provider_id>/login/": (Reads(("process", "next")),),
+    "accounts/oidc/<str:provider_id>/login/callback/": (
+        Reads(("code", "state", "error", "error_description")),
+    ),
     "keys/": NOTHING,
     "keys/add/": (Reads(tuple(CredentialForm.base_fields)),),
     "keys/<id:pk>/replace/": (Reads(tuple(CredentialForm.base_fields)),),
@@ -174,6 +179,7 @@ READS: dict[str, tuple[Reads, ...]] = {
     "teams/<id:pk>/members/<id:member_pk>/remove/": NOTHING,
     "teams/<id:pk>/members/<id:member_pk>/owner/": NOTHING,
     "teams/<id:pk>/leave/": NOTHING,
+    "teams/<id:pk>/sign-in-rule/": (Reads(tuple(RuleForm.base_fields)),),
     "teams/invites/<id:pk>/accept/": NOTHING,
     "teams/invites/<id:pk>/decline/": NOTHING,
     "teams/join/<str:token>/": (Reads(("answer",)),),
@@ -243,6 +249,7 @@ def offline(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Key verification must not leave the machine: a closed local port refuses at once.
     settings.STUDIO_VENDOR_URLS = dict.fromkeys(("aioagi", "lemondata"), "http://127.0.0.1:9")
+    with_sso_provider(settings)
 
 
 def test_every_url_says_what_it_reads():

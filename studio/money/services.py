@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from accounts.models import Credential, Membership, Team, record_event
+from accounts.policy import policy_problem
 from studio.models import CreditEntry, Generation, Image
 from studio.money.models import (
     Budget,
@@ -274,13 +275,25 @@ def key_unavailable_message(generation: Generation) -> str:
     )
 
 
+def team_rule_problem(user, credential: Credential) -> str | None:
+    """Why a member may not use a team key shared with them: every team sharing it with them
+    has a sign-in rule they do not meet (accounts.policy). None for one's own key."""
+    if credential.owner_id == user.pk:
+        return None
+    problems = [
+        policy_problem(user, share.team)
+        for share in live_shares(credential.pk, user.pk).select_related("team")
+    ]
+    return None if not problems or None in problems else problems[0]
+
+
 def key_problem(generation: Generation) -> str | None:
     """Why a job on someone else's key may no longer be sent, checked just before the POST."""
     credential = generation.credential
     if credential is None or credential.owner_id == generation.owner_id:
         return None
     if live_shares(credential.pk, generation.owner_id).exists():
-        return None
+        return team_rule_problem(generation.owner, credential)
     return key_unavailable_message(generation)
 
 
@@ -300,6 +313,9 @@ def validate_key(user, credential: Credential | None, vendor: str) -> None:
                 _("This team key is no longer shared with you."), code="key_unavailable"
             )
         raise ValidationError({"credential": "Choose one of your keys."})
+    problem = team_rule_problem(user, credential)
+    if problem:
+        raise ValidationError(problem, code="key_unavailable")
 
 
 def shareable_teams(user):

@@ -21,7 +21,7 @@ from studio.models import CreditEntry
 from studio.sharing import services as sharing
 from studio.sharing.models import Collection
 from tests.conftest import verified_user
-from tests.test_authorization import ROUTES, objects, url_for
+from tests.test_authorization import ROUTES, objects, url_for, with_sso_provider
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,12 @@ AXE = Path(settings.BASE_DIR) / "var" / f"axe-core-{AXE_VERSION}" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 # Pages a signed-out visitor sees; the rest are visited signed in.
-SIGNED_OUT = {"accounts/login/", "accounts/signup/", "accounts/password/reset/"}
+SIGNED_OUT = {
+    "accounts/login/",
+    "accounts/signup/",
+    "accounts/password/reset/",
+    "accounts/oidc/<str:provider_id>/login/",
+}
 
 
 @pytest.fixture
@@ -50,6 +55,7 @@ def studio(live_server, settings, tmp_path):
     what makes the widest rows: long labels, several keys, ledger rows, a public link."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STUDIO_VENDOR_URLS = dict.fromkeys(("aioagi", "lemondata"), "http://127.0.0.1:9")
+    with_sso_provider(settings)  # the sign-in page with its SSO button, and the SSO page
     alice = verified_user("alice", "alice@example.com", "correct horse battery")
     made = objects(alice)
     for vendor in ("girlgenerator", "chatfire", "chatbp"):
