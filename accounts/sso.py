@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import wraps
+from urllib.parse import urlsplit
 
 import requests
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -116,7 +117,7 @@ def answered(view):
     @wraps(view)
     def guarded(request, provider_id: str):
         try:
-            return view(request, provider_id)
+            response = view(request, provider_id)
         except requests.RequestException as exc:
             log.warning("SSO: provider %s did not answer: %s", provider_id, type(exc).__name__)
             return refusal(
@@ -127,8 +128,23 @@ def answered(view):
                 ),
                 502,
             )
+        # The "continue" page's form posts here and is redirected on to the provider: the
+        # site's CSP (form-action 'self') would stop a browser at that redirect.
+        if origin := provider_origin(provider_id):
+            response._csp_update = {"form-action": [origin]}
+        return response
 
     return guarded
+
+
+def provider_origin(provider_id: str) -> str | None:
+    """The configured provider's origin (its server_url's), where its sign-in page is: true of
+    Google, Entra, Keycloak and Authentik, whose authorization endpoint sits beside the issuer."""
+    for app in settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS", []):
+        if app["provider_id"] == provider_id:
+            url = urlsplit(app["settings"]["server_url"])
+            return f"{url.scheme}://{url.netloc}"
+    return None
 
 
 # In place of allauth's build_provider_urlpatterns() for openid_connect (accounts/urls.py).
