@@ -61,3 +61,44 @@ def test_an_address_outside_the_allowed_domains_gets_a_sentence(
         "in as erin@elsewhere.test."
     )
     assert not User.objects.filter(email="erin@elsewhere.test").exists()
+
+
+def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form button[type=submit].primary")
+    expect(page).to_have_url(re.compile(r"^" + re.escape(base) + r"/$"))
+
+
+def test_an_owner_requires_two_step_sign_in_and_a_member_is_sent_to_set_it_up(
+    browser, live_server, alice, bob
+):
+    """The team rule as the two people meet it: the owner picks it on the team page; the
+    member, without a second factor, reads the sentence and follows its link."""
+    from accounts import membership as teams
+    from accounts.models import Membership, Team
+
+    team = teams.create_team(alice, "Studio A")
+    Membership.objects.create(team=team, user=bob)
+    base = live_server.url
+    owner = browser.new_context().new_page()
+    sign_in(owner, base, "alice", "correct horse battery")
+    owner.goto(f"{base}/teams/{team.pk}/")
+    owner.get_by_label("Two-step sign-in").check()
+    owner.get_by_role("button", name="Save the rule").click()
+    expect(owner.locator("#sign-in-rule")).to_contain_text(
+        "Only members with two-step sign-in can use the keys shared with this team."
+    )
+    team.refresh_from_db()
+    assert team.requires == Team.Requires.TWO_STEP
+
+    member = browser.new_context().new_page()
+    sign_in(member, base, "bob", "another good passphrase")
+    member.goto(f"{base}/teams/{team.pk}/")
+    note = member.locator("#rule-problem")
+    expect(note).to_contain_text("You cannot use this team's keys until you turn on two-step")
+    note.get_by_role("link", name="account security").click()
+    expect(member).to_have_url(base + "/accounts/security/")
+    owner.context.close()
+    member.context.close()
