@@ -21,6 +21,7 @@ from allauth.socialaccount.providers.openid_connect import views as oidc
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -116,6 +117,11 @@ def answered(view):
 
     @wraps(view)
     def guarded(request, provider_id: str):
+        origin = provider_origin(provider_id)
+        if origin is None:
+            # Not a configured provider: a 404 here, before allauth looks the id up in the
+            # database (where a NUL in it is PostgreSQL's error, not an empty answer).
+            raise Http404
         try:
             response = view(request, provider_id)
         except requests.RequestException as exc:
@@ -130,8 +136,7 @@ def answered(view):
             )
         # The "continue" page's form posts here and is redirected on to the provider: the
         # site's CSP (form-action 'self') would stop a browser at that redirect.
-        if origin := provider_origin(provider_id):
-            response._csp_update = {"form-action": [origin]}
+        response._csp_update = {"form-action": [origin]}
         return response
 
     return guarded
