@@ -307,8 +307,10 @@ LOGOUT_REDIRECT_URL = "account_login"
 # --- Accounts: django-allauth (docs/decisions.md) -----------------------------------------------
 # The fixed contracts: sign-up takes username, email, password1, password2; sign-in takes a
 # username (or an email address) and a password (accounts/forms.py names the field).
-ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+# The SSO subclasses (accounts/sso.py) add what password sign-in off (STUDIO_PASSWORD_LOGIN,
+# below) changes: sign-up closed, the sign-in form's password refused.
+ACCOUNT_ADAPTER = "accounts.sso.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.sso.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
@@ -343,9 +345,6 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 
 # In production, staff need a second factor, used in the session, to open /admin/.
 STUDIO_ADMIN_REQUIRE_MFA = envbool("STUDIO_ADMIN_REQUIRE_MFA", not DEBUG)
-
-# Single sign-on providers come from the environment (docs/deploy.md); none by default.
-SOCIALACCOUNT_PROVIDERS: dict = {}
 # --- end of accounts settings -------------------------------------------------------------------
 
 # Brute-force protection: lock a username+address pair after repeated failures. Behind a proxy
@@ -695,9 +694,6 @@ STUDIO_SSO_PROVIDER_IDS = [
 ]
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_ADAPTER = "accounts.sso.SocialAccountAdapter"
-# Password sign-in off (below) closes password sign-up and refuses the sign-in form's password.
-ACCOUNT_ADAPTER = "accounts.sso.AccountAdapter"
-ACCOUNT_FORMS = {**ACCOUNT_FORMS, "login": "accounts.sso.LoginForm"}
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.sso.sign_in_choices")
 # Sign-up through SSO only for these email domains (empty: any domain the provider vouches for).
 STUDIO_SSO_ALLOWED_DOMAINS = [d.lower() for d in envlist("STUDIO_SSO_ALLOWED_DOMAINS")]
