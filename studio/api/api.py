@@ -278,16 +278,9 @@ async def generations(request, body: GenerationBody):
     return await generate(request, body.dict())
 
 
-class EditForm(Body):
-    model: str = Field(min_length=3, max_length=300)
-    prompt: str = Field(max_length=32000)
-    n: int | None = Field(None, ge=1, le=10)
-    size: str | None = Field(None, max_length=20)
-    quality: str | None = Field(None, max_length=20)
-    response_format: Literal["url", "b64_json"] | None = "url"
-    background: str | None = Field(None, max_length=20)
-    output_format: str | None = Field(None, max_length=10)
-    user: str | None = Field(None, max_length=200)
+class EditForm(GenerationBody):
+    """images.edit's fields, sent as multipart form fields beside the files: the same as a
+    generation's, under a name of their own in the OpenAPI schema."""
 
 
 MAX_UPLOAD_BYTES = 25_000_000
