@@ -16,7 +16,22 @@ from django_q.tasks import async_task, schedule
 from studio.models import Generation, Lease
 
 Status = Generation.Status
-POLLER = "poller"
+# Lease names (docs/engine.md, Polling in parallel): "poller-pass:<n>" for each of the
+# STUDIO_POLLERS passes that may run at once, "poller:<n>" for each shard of jobs.
+PASS_PREFIX = "poller-pass:"
+SHARD_PREFIX = "poller:"
+
+
+def pass_lease(n: int) -> str:
+    return f"{PASS_PREFIX}{n}"
+
+
+def shard_lease(n: int) -> str:
+    return f"{SHARD_PREFIX}{n}"
+
+
+def live_passes() -> int:
+    return Lease.objects.filter(name__startswith=PASS_PREFIX, expires_at__gt=timezone.now()).count()
 
 
 def send(func: str, *args, **options) -> None:
@@ -37,8 +52,9 @@ def work_remains() -> bool:
 
 
 def wake_poller() -> None:
-    """Makes sure a poller pass is running or queued. Extra passes exit at the lease."""
-    if not Lease.objects.filter(name=POLLER, expires_at__gt=timezone.now()).exists():
+    """Makes sure STUDIO_POLLERS poller passes are running or queued. Extra passes end at once:
+    they find no free pass lease."""
+    for _ in range(settings.STUDIO_POLLERS - live_passes()):
         send("studio.engine.tasks.poll_due_generations", task_name="poller", group="poller")
 
 
