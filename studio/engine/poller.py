@@ -72,6 +72,13 @@ def shard_names() -> list[str]:
     return [shard_lease(n) for n in range(settings.STUDIO_POLL_SHARDS)]
 
 
+def ensure_shard_leases() -> None:
+    Lease.objects.bulk_create(
+        [Lease(name=name, expires_at=timezone.now()) for name in shard_names()],
+        ignore_conflicts=True,
+    )
+
+
 def balance_shards(holder: str, seconds: float) -> list[int]:
     """Renews this pass's shard leases, gives back those past its fair share and takes free
     ones up to it; returns the shards it holds now.
@@ -219,10 +226,7 @@ def close_shared(registry: list) -> None:
 def poll_due_generations(pass_seconds: float = PASS_SECONDS) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lease_seconds = settings.STUDIO_POLL_LEASE_SECONDS
-    Lease.objects.bulk_create(
-        [Lease(name=name, expires_at=timezone.now()) for name in shard_names()],
-        ignore_conflicts=True,
-    )
+    ensure_shard_leases()
     slot = take_pass(holder, lease_seconds)
     if slot is None:
         return  # STUDIO_POLLERS passes run already
