@@ -99,15 +99,27 @@ def balance_shards(holder: str, seconds: float) -> list[int]:
         leases.filter(name__in=held[share:], holder=holder).update(expires_at=now, holder="")
         held = held[:share]
     elif len(held) < share:
-        free = leases.filter(expires_at__lte=now).values_list("name", flat=True)
-        for name in sorted(free, key=names.index):
+        free = leases.filter(expires_at__lte=now).values_list("name", "holder", "expires_at")
+        for name, before, expired in sorted(free, key=lambda row: names.index(row[0])):
             if len(held) >= share:
                 break
-            if leases.filter(name=name, expires_at__lte=now).update(
+            if leases.filter(name=name, holder=before, expires_at=expired).update(
                 holder=holder, expires_at=until
             ):
                 held.append(name)
+                if before:  # run out, not given back: its pass died
+                    release_claims(names.index(name), expired - timedelta(seconds=seconds), now)
     return sorted(names.index(name) for name in held)
+
+
+def release_claims(shard: int, renewed_at, now) -> None:
+    """The polls a dead pass had claimed in this shard (their next_poll_at pushed IN_PROGRESS
+    ahead, from its last lease renewal on) are due now: it will never finish them. A job whose
+    real next poll was that far off is polled early, which costs one request of its key's
+    budget (still counted by the limiter), never a wrong result."""
+    Generation.objects.filter(
+        in_shards([shard]), status=Status.RUNNING, next_poll_at__gte=renewed_at + IN_PROGRESS
+    ).update(next_poll_at=now)
 
 
 def in_shards(shards: list[int]) -> Q:

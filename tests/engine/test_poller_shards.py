@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.vault import add_credential
 from studio.engine import jobs
 from studio.engine.poller import (
+    IN_PROGRESS,
     balance_shards,
     ensure_shard_leases,
     poll_due_generations,
@@ -130,3 +131,26 @@ def test_a_pass_polls_only_the_jobs_of_the_shards_it_holds(alice, start_fake, tw
     assert all(g.polls >= 1 for g in mine)
     assert all(g.polls == 0 and g.status == Status.RUNNING for g in theirs)
     assert held_by("other") == set(range(8))  # the pass never took a live lease
+
+
+def test_polls_a_dead_pass_had_claimed_are_due_again_when_its_shard_moves(alice, two_pollers):
+    take_pass("a", 30)
+    balance_shards("a", 30)
+    now = timezone.now()
+    claimed = create_generation(alice, vendor="demo", model="demo", prompt="claimed")
+    waiting = create_generation(alice, vendor="demo", model="demo", prompt="waiting")
+    # a claimed one for a poll (pushed IN_PROGRESS ahead) and died mid-request; the other job
+    # waits for its next poll in a few seconds, as the vendor asked.
+    Generation.objects.filter(pk=claimed.pk).update(
+        status=Status.RUNNING, next_poll_at=now + IN_PROGRESS
+    )
+    Generation.objects.filter(pk=waiting.pk).update(
+        status=Status.RUNNING, next_poll_at=now + timedelta(seconds=5)
+    )
+    die("a")
+    take_pass("b", 30)
+    assert claimed.shard in balance_shards("b", 30)
+    claimed.refresh_from_db()
+    waiting.refresh_from_db()
+    assert claimed.next_poll_at <= timezone.now()
+    assert waiting.next_poll_at == now + timedelta(seconds=5)
