@@ -279,7 +279,7 @@ def poll_due_generations(pass_seconds: float = PASS_SECONDS) -> None:
     # Checked after the leases are released: a job that started running while this pass was
     # ending either saw a pass lease free (and woke a new pass) or is seen here.
     if work_remains():
-        wake_poller()
+        wake_poller(at_once=True)
 
 
 def seconds_until_next_due(now, shards: list[int]) -> float:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from accounts.vault import add_credential
 from studio.engine import jobs
+from studio.engine.enqueue import wake_poller
 from studio.engine.poller import (
     IN_PROGRESS,
     balance_shards,
@@ -154,3 +157,26 @@ def test_polls_a_dead_pass_had_claimed_are_due_again_when_its_shard_moves(alice,
     waiting.refresh_from_db()
     assert claimed.next_poll_at <= timezone.now()
     assert waiting.next_poll_at == now + timedelta(seconds=5)
+
+
+def queued_passes() -> int:
+    return sum(
+        1
+        for task in OrmQ.objects.all()
+        if task.func() == "studio.engine.tasks.poll_due_generations"
+    )
+
+
+def test_waking_asks_for_the_missing_passes_and_not_once_per_call(two_pollers):
+    OrmQ.objects.all().delete()
+    wake_poller()
+    assert queued_passes() == 2  # none running: both at once
+    take_pass("a", 30)
+    OrmQ.objects.all().delete()
+    wake_poller()
+    wake_poller()  # a burst of submits, each waking the poller
+    assert queued_passes() == 1
+    take_pass("b", 30)
+    cache.clear()
+    wake_poller()
+    assert queued_passes() == 1  # both running: nothing more

@@ -64,8 +64,8 @@ def clusters(transactional_db, tmp_path):
 def test_a_polling_process_killed_mid_pass_hands_its_shards_to_the_survivor(
     alice, start_fake, clusters
 ):
-    limited = start_fake("girlgenerator", rate_limit=(10, PERIOD), pending_s=8, processing_s=8)
-    relay = start_fake("chatbp", pending_s=8, processing_s=8)
+    limited = start_fake("girlgenerator", rate_limit=(10, PERIOD), pending_s=10, processing_s=10)
+    relay = start_fake("chatbp", pending_s=10, processing_s=10)
     keys = []
     for vendor, fake, model in (
         ("girlgenerator", limited, "default"),
