@@ -269,7 +269,8 @@ class RateBudget(models.Model):
 
 
 class Lease(models.Model):
-    """A named singleton (the poller): whoever holds an unexpired lease does the work."""
+    """A named piece of work (a poller pass slot, a shard of jobs to poll): whoever holds an
+    unexpired lease does it, and nobody else."""
 
     name = models.CharField(max_length=50, unique=True)
     holder = models.CharField(max_length=100, blank=True)
