@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+import zlib
 
 from django.conf import settings
 from django.db import models
@@ -56,6 +57,9 @@ class Generation(models.Model):
     # When the engine should next act on the job: a deferred submit or the next poll.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     polls = models.PositiveIntegerField(default=0)
+    # Which poller shard the job belongs to: its rate bucket's (see `rate_bucket`), set when
+    # the job is created, so one key's jobs are all polled by the pass holding that shard.
+    shard = models.PositiveSmallIntegerField(default=0)
     # The last poll that found the job still running: the vendor was not done before it
     # (engine/schedule.py reads it to judge how likely the job is done now).
     polled_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +92,8 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "next_poll_at"]),
+            # A poller pass reads only the jobs of the shards it holds.
+            models.Index(fields=["shard", "status", "next_poll_at"], name="generation_poll_shard"),
             # The gallery's vendor and model choices: a DISTINCT over this index alone.
             models.Index(fields=["owner", "vendor", "model"], name="generation_vendor_model"),
         ]
@@ -95,9 +101,26 @@ class Generation(models.Model):
     def __str__(self) -> str:
         return f"{self.vendor}/{self.model}: {self.prompt[:40]}"
 
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            self.shard = shard_of(self.rate_bucket)
+        super().save(*args, **kwargs)
+
     @property
     def in_flight(self) -> bool:
         return self.status in self.IN_FLIGHT
+
+    @property
+    def rate_bucket(self) -> str:
+        """The rate budget its vendor requests draw from. Keyed by the key's fingerprint: two
+        rows holding the same key share the vendor's budget (and the poller shard)."""
+        credential = self.credential
+        return f"{self.vendor}:{credential.fingerprint if credential else 'none'}"
+
+
+def shard_of(bucket: str) -> int:
+    # crc32, not hash(): the same key must land in the same shard in every process.
+    return zlib.crc32(bucket.encode()) % settings.STUDIO_POLL_SHARDS
 
 
 def image_path(instance, filename: str) -> str:
@@ -246,7 +269,8 @@ class RateBudget(models.Model):
 
 
 class Lease(models.Model):
-    """A named singleton (the poller): whoever holds an unexpired lease does the work."""
+    """A named piece of work (a poller pass slot, a shard of jobs to poll): whoever holds an
+    unexpired lease does it, and nobody else."""
 
     name = models.CharField(max_length=50, unique=True)
     holder = models.CharField(max_length=100, blank=True)

@@ -612,6 +612,15 @@ STUDIO_VENDOR_POLL = poll_timings("STUDIO_VENDOR_POLL")
 # production leaves it at 1.
 STUDIO_POLL_SCALE = float(os.environ.get("STUDIO_POLL_SCALE", "1"))
 STUDIO_POLL_CONCURRENCY = envint("STUDIO_POLL_CONCURRENCY", 16)
+# Polling in parallel (docs/engine.md, Polling in parallel): jobs fall into STUDIO_POLL_SHARDS
+# shards by key, each held by one poller pass at a time under a lease of
+# STUDIO_POLL_LEASE_SECONDS; STUDIO_POLLERS passes run at once. SQLite has one writer lock for
+# every process, so a second pass only queues behind the first there: one by default.
+STUDIO_POLL_SHARDS = max(1, envint("STUDIO_POLL_SHARDS", 16))
+STUDIO_POLLERS = max(
+    1, envint("STUDIO_POLLERS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 2)
+)
+STUDIO_POLL_LEASE_SECONDS = max(1, envint("STUDIO_POLL_LEASE_SECONDS", 30))
 # Pictures decoded and re-encoded at once per process: bounds memory when many jobs finish
 # together (each 2048×2048 result takes tens of MB while it is worked on).
 STUDIO_IMAGE_CONCURRENCY = max(1, envint("STUDIO_IMAGE_CONCURRENCY", os.cpu_count() or 2))

@@ -7,6 +7,7 @@ Tasks take ids only: django-q2's task table is readable (signed, not encrypted).
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,7 +17,23 @@ from django_q.tasks import async_task, schedule
 from studio.models import Generation, Lease
 
 Status = Generation.Status
-POLLER = "poller"
+# Lease names (docs/engine.md, Polling in parallel): "poller-pass:<n>" for each of the
+# STUDIO_POLLERS passes that may run at once, "poller:<n>" for each shard of jobs.
+PASS_PREFIX = "poller-pass:"
+SHARD_PREFIX = "poller:"
+WAKE_SECONDS = 5
+
+
+def pass_lease(n: int) -> str:
+    return f"{PASS_PREFIX}{n}"
+
+
+def shard_lease(n: int) -> str:
+    return f"{SHARD_PREFIX}{n}"
+
+
+def live_passes() -> int:
+    return Lease.objects.filter(name__startswith=PASS_PREFIX, expires_at__gt=timezone.now()).count()
 
 
 def send(func: str, *args, **options) -> None:
@@ -36,9 +53,18 @@ def work_remains() -> bool:
     ).exists()
 
 
-def wake_poller() -> None:
-    """Makes sure a poller pass is running or queued. Extra passes exit at the lease."""
-    if not Lease.objects.filter(name=POLLER, expires_at__gt=timezone.now()).exists():
+def wake_poller(at_once: bool = False) -> None:
+    """Makes sure STUDIO_POLLERS poller passes are running or queued. Extra passes end at once:
+    they find no free pass lease. `at_once`: a pass ending hands over to its successor."""
+    missing = settings.STUDIO_POLLERS - live_passes()
+    if missing <= 0:
+        return
+    # While some pass polls, ask for the others at most once per WAKE_SECONDS: every submit
+    # calls this, and a burst of submits queued before the new pass would each add a task.
+    some_run = missing < settings.STUDIO_POLLERS
+    if some_run and not at_once and not cache.add("poller-wake", 1, WAKE_SECONDS):
+        return
+    for _ in range(missing):
         send("studio.engine.tasks.poll_due_generations", task_name="poller", group="poller")
 
 

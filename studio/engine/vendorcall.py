@@ -27,9 +27,7 @@ def vendor_client() -> httpx.Client:
 
 
 def bucket_for(generation: Generation) -> str:
-    credential = generation.credential
-    # Keyed by the key's fingerprint: two rows holding the same key share the vendor's budget.
-    return f"{generation.vendor}:{credential.fingerprint if credential else 'none'}"
+    return generation.rate_bucket
 
 
 def vendor_options(vendor: str) -> dict:
