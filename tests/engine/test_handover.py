@@ -14,7 +14,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from studio.engine import jobs, store
 from studio.engine.images import process
@@ -22,14 +21,14 @@ from studio.engine.poller import poll_due_generations
 from studio.engine.recovery import recover_generations
 from studio.engine.services import create_generation
 from studio.models import Generation, Image
-from tests.engine.conftest import KEY, credential
+from tests.engine.conftest import KEY, QueuedTask, credential, drop_queued_tasks, queued_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Generation.Status
 
 
-def store_tasks() -> list[OrmQ]:
-    return [t for t in OrmQ.objects.all() if t.func() == "studio.engine.tasks.store_generation"]
+def store_tasks() -> list[QueuedTask]:
+    return [t for t in queued_tasks() if t.func() == "studio.engine.tasks.store_generation"]
 
 
 def until_handed_over(generation: Generation, timeout: float = 10) -> Generation:
@@ -162,7 +161,7 @@ def test_a_lost_store_task_is_enqueued_again_by_the_sweep(alice):
     generation = until_handed_over(
         create_generation(alice, vendor="demo", model="demo", prompt="a fox")
     )
-    OrmQ.objects.all().delete()  # the task died with a worker (or Redis lost it)
+    drop_queued_tasks()  # the task died with a worker (or Redis lost it)
     recover_generations()
     assert store_tasks() == []  # still within its grace: it may just be waiting in the queue
     Generation.objects.filter(pk=generation.pk).update(
