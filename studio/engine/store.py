@@ -223,8 +223,9 @@ def discard_orphaned_staged(now: datetime) -> int:
 
     Folders of jobs still `downloading` are not looked into: their files are read and deleted
     by the store task, and whatever is left there is swept once the job has moved on (at its
-    deadline at the latest). So one sweep lists incoming/ and only the folders of jobs that are
-    not downloading, which are few: on S3 that is one LIST request each. Storage API only, so
+    deadline at the latest). So a sweep lists incoming/ and the folders of jobs that are not
+    downloading: on S3 only those still holding a file (S3 has no empty folders), one LIST
+    request each; on local disk also the folders emptied in the last hour. Storage API only, so
     local disk and S3 alike."""
     try:
         folders, _ = default_storage.listdir(STAGING)
