@@ -57,10 +57,15 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        """What a crash or the OOM killer does: SIGKILL to every process of the cluster."""
+        """What a crash or the OOM killer does: SIGKILL to every process of the cluster. Returns
+        once every one of them is gone, not only the main one: a dying pusher still blocked in
+        Redis's BLPOP for a few milliseconds more is handed the next task pushed and takes it
+        to its grave (a task pushed at once after the main process was reaped went so in 10
+        of 20 tries), which would be a loss no restart of this cluster ever sees."""
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            wait_for(lambda: not group_running(self.proc.pid), 10, 0.01, "the cluster survived")
 
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:
@@ -78,6 +83,20 @@ class Worker:
             (self.log_dir / f"worker-{n}.log").read_text(errors="replace")
             for n in range(1, self.runs + 1)
         )
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group is still running. A zombie has closed its files (and
+    sockets): the orphans of a killed cluster stay zombies until init reaps them."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (name) state ppid pgrp …": the name may hold spaces and parentheses.
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(pgrp) == pgid and state not in "ZX":
+            return True
+    return False
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = ""):

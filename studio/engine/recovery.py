@@ -64,3 +64,7 @@ def recover_generations() -> None:
     # Running jobs need no lease: the poller owns them. Make sure it is alive.
     if work_remains():
         wake_poller()
+
+    # Last, so that a storage error cannot keep the sweep from its jobs: staged bytes that no
+    # job will read any more (a hand-over that died half-way). The next sweep tries again.
+    store.discard_orphaned_staged(now)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -206,6 +208,61 @@ def discard_staged(pending: list[dict]) -> None:
     for entry in pending or []:
         if entry.get("staged"):
             default_storage.delete(entry["staged"])
+
+
+# Staged files that no job is downloading from any more are deleted once they are this old. A
+# hand-over writes its files before its row names them (and takes seconds), so a young file
+# without a row may be one that is being handed over right now.
+STAGED_MAX_AGE = timedelta(hours=1)
+
+
+def discard_orphaned_staged(now: datetime) -> int:
+    """Deletes the staged files left by a process that died mid-hand-over (file written, row
+    not yet updated) or by a job that left `downloading` another way, once they are older than
+    STAGED_MAX_AGE; returns how many. Called by the recovery sweep.
+
+    Folders of jobs still `downloading` are not looked into: their files are read and deleted
+    by the store task, and whatever is left there is swept once the job has moved on (at its
+    deadline at the latest). So a sweep lists incoming/ and the folders of jobs that are not
+    downloading: on S3 only those still holding a file (S3 has no empty folders), one LIST
+    request each; on local disk also the folders emptied in the last hour. Storage API only, so
+    local disk and S3 alike."""
+    try:
+        folders, _ = default_storage.listdir(STAGING)
+    except FileNotFoundError:  # local storage before the first staged file
+        return 0
+    pks = [int(name) for name in folders if name.isdigit()]
+    downloading = set(
+        Generation.objects.filter(pk__in=pks, status=Status.DOWNLOADING).values_list(
+            "pk", flat=True
+        )
+    )
+    deleted = 0
+    for pk in sorted(set(pks) - downloading):
+        folder = f"{STAGING}/{pk}"
+        for name in default_storage.listdir(folder)[1]:
+            path = f"{folder}/{name}"
+            # A hand-over that lost its job deletes its own files: one may go meanwhile.
+            with contextlib.suppress(FileNotFoundError):
+                if default_storage.get_modified_time(path) < now - STAGED_MAX_AGE:
+                    default_storage.delete(path)
+                    deleted += 1
+        remove_empty_folder(folder, now)
+    return deleted
+
+
+def remove_empty_folder(folder: str, now: datetime) -> None:
+    """Local storage keeps a folder its files were deleted from, and the sweep would list it
+    every minute for ever; S3 has no folders (path() is not implemented there). A young empty
+    folder may be one a hand-over has just made, so it is left for a later sweep."""
+    try:
+        path = Path(default_storage.path(folder))
+    except NotImplementedError:
+        return
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        if modified < now - STAGED_MAX_AGE:
+            path.rmdir()
 
 
 def save_image(generation: Generation, index: int, processed, source: ImageSource) -> bool:

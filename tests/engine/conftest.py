@@ -3,6 +3,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings
+from django_q.brokers import get_broker
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from accounts.vault import add_credential
 from studio.engine import jobs, store
@@ -35,6 +39,32 @@ def start_fake(settings):
     yield start
     for fake in started:
         fake.stop()
+
+
+class QueuedTask:
+    """A task waiting in the queue, read the same way from either broker."""
+
+    def __init__(self, payload):
+        self.payload = payload  # as the broker holds it: signed, readable, never a key
+        self.task = SignedPackage.loads(payload)
+
+    def func(self) -> str:
+        return self.task["func"]
+
+
+def queued_tasks() -> list[QueuedTask]:
+    """What waits in the configured broker: the ORM's task rows, or the Redis list."""
+    broker = get_broker()
+    if "redis" in settings.Q_CLUSTER:
+        payloads = broker.connection.lrange(broker.list_key, 0, -1)
+    else:
+        payloads = OrmQ.objects.filter(key=broker.list_key).values_list("payload", flat=True)
+    return [QueuedTask(payload) for payload in payloads]
+
+
+def drop_queued_tasks() -> None:
+    """Every waiting task lost: died with a worker, or popped by a cluster that then died."""
+    get_broker().purge_queue()
 
 
 def credential(user, vendor: str, key: str = KEY):

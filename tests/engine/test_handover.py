@@ -4,14 +4,16 @@ the task's payload, and a URL that would expire in the queue fetched at once."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from studio.engine import jobs, store
 from studio.engine.images import process
@@ -19,14 +21,14 @@ from studio.engine.poller import poll_due_generations
 from studio.engine.recovery import recover_generations
 from studio.engine.services import create_generation
 from studio.models import Generation, Image
-from tests.engine.conftest import KEY, credential
+from tests.engine.conftest import KEY, QueuedTask, credential, drop_queued_tasks, queued_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Generation.Status
 
 
-def store_tasks() -> list[OrmQ]:
-    return [t for t in OrmQ.objects.all() if t.func() == "studio.engine.tasks.store_generation"]
+def store_tasks() -> list[QueuedTask]:
+    return [t for t in queued_tasks() if t.func() == "studio.engine.tasks.store_generation"]
 
 
 def until_handed_over(generation: Generation, timeout: float = 10) -> Generation:
@@ -159,7 +161,7 @@ def test_a_lost_store_task_is_enqueued_again_by_the_sweep(alice):
     generation = until_handed_over(
         create_generation(alice, vendor="demo", model="demo", prompt="a fox")
     )
-    OrmQ.objects.all().delete()  # the task died with a worker (or Redis lost it)
+    drop_queued_tasks()  # the task died with a worker (or Redis lost it)
     recover_generations()
     assert store_tasks() == []  # still within its grace: it may just be waiting in the queue
     Generation.objects.filter(pk=generation.pk).update(
@@ -170,3 +172,56 @@ def test_a_lost_store_task_is_enqueued_again_by_the_sweep(alice):
     store.store_pending(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
+
+
+def stage(generation_pk: int, age: timedelta | None = None) -> str:
+    """A staged file as a hand-over writes it, `age` old."""
+    name = default_storage.save(f"{store.STAGING}/{generation_pk}/0.bin", ContentFile(b"png"))
+    if age:
+        then = time.time() - age.total_seconds()
+        os.utime(default_storage.path(name), (then, then))
+    return name
+
+
+def test_the_sweep_deletes_stale_staged_files_that_no_download_refers_to(alice):
+    def job(status, **fields):
+        generation = create_generation(alice, vendor="demo", model="demo", prompt="x")
+        Generation.objects.filter(pk=generation.pk).update(status=status, **fields)
+        return generation
+
+    stale = store.STAGED_MAX_AGE + timedelta(minutes=1)
+    # A worker died after writing the file, before the row named it: the job stayed running.
+    died_mid_handover = stage(job(Status.RUNNING).pk, stale)
+    # A job that ended without its store task deleting its file, and a job since deleted.
+    ended = stage(job(Status.FAILED).pk, stale)
+    deleted_job = job(Status.SUCCEEDED)
+    of_deleted_job = stage(deleted_job.pk, stale)
+    deleted_job.delete()
+    # Kept: a hand-over under way (file written, row not yet updated), and a download's file.
+    being_handed_over = stage(job(Status.RUNNING).pk, timedelta(minutes=1))
+    downloading = job(Status.DOWNLOADING)
+    referenced = stage(downloading.pk, stale)
+    Generation.objects.filter(pk=downloading.pk).update(
+        pending_sources=[{"index": 0, "url": None, "expires_at": None, "staged": referenced}],
+        downloading_at=timezone.now(),
+    )
+
+    recover_generations()
+    assert not default_storage.exists(died_mid_handover)
+    assert not default_storage.exists(ended)
+    assert not default_storage.exists(of_deleted_job)
+    assert default_storage.exists(being_handed_over)
+    assert default_storage.exists(referenced)
+
+    # An hour on, the folders emptied above go too (local storage keeps empty folders), the
+    # unfinished hand-over's file is an orphan by now, and the download's file stays.
+    later = timezone.now() + stale
+    assert store.discard_orphaned_staged(later) == 1
+    assert not default_storage.exists(being_handed_over)
+    assert default_storage.exists(referenced)
+    assert default_storage.listdir(store.STAGING)[0] == [str(downloading.pk)]
+
+
+def test_a_sweep_with_nothing_staged_yet_does_nothing(alice):
+    assert not default_storage.exists(store.STAGING)
+    assert store.discard_orphaned_staged(timezone.now()) == 0

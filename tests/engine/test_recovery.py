@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from studio.engine import jobs, ledger, store
 from studio.engine.images import process
@@ -20,7 +19,7 @@ from studio.engine.services import create_generation, submit_again
 from studio.models import CreditEntry, Generation, Lease
 from studio.vendors.base import ImageSource, Spend
 from studio.vendors.demo import render_png
-from tests.engine.conftest import credential, drive
+from tests.engine.conftest import credential, drive, drop_queued_tasks, queued_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Generation.Status
@@ -37,7 +36,7 @@ def demo(alice, **fields):
 
 def queued_submits() -> int:
     return sum(
-        1 for task in OrmQ.objects.all() if task.func() == "studio.engine.tasks.submit_generation"
+        1 for task in queued_tasks() if task.func() == "studio.engine.tasks.submit_generation"
     )
 
 
@@ -46,9 +45,7 @@ def test_creating_a_job_enqueues_its_submit_in_the_same_transaction(alice):
     generation = demo(alice)
     assert generation.status == Status.QUEUED
     assert queued_submits() == before + 1
-    task = next(
-        t for t in OrmQ.objects.all() if t.func() == "studio.engine.tasks.submit_generation"
-    )
+    task = next(t for t in queued_tasks() if t.func() == "studio.engine.tasks.submit_generation")
     assert task.task["args"] == (generation.pk,)  # only the id travels in the queue
 
 
@@ -94,7 +91,7 @@ def test_a_live_submit_is_left_alone(alice):
 
 def test_a_lost_submit_task_is_enqueued_again(alice):
     generation = demo(alice, lease_until=timezone.now() + PAST)
-    OrmQ.objects.all().delete()
+    drop_queued_tasks()
     recover_generations()
     assert queued_submits() == 1
     assert drive(generation).status == Status.SUCCEEDED
@@ -228,7 +225,7 @@ def test_a_dead_download_is_resumed_before_its_deadline(alice):
     recover_generations()
     generation.refresh_from_db()
     assert generation.status == Status.DOWNLOADING
-    assert any(t.func() == "studio.engine.tasks.store_generation" for t in OrmQ.objects.all())
+    assert any(t.func() == "studio.engine.tasks.store_generation" for t in queued_tasks())
 
 
 def test_a_download_past_its_deadline_ends_at_the_next_sweep(alice):
@@ -285,10 +282,10 @@ def test_no_more_passes_than_configured_poll_at_once(alice, settings):
 def test_the_sweep_wakes_the_poller_when_jobs_are_running(alice):
     generation = demo(alice)
     jobs.submit(generation.pk)
-    OrmQ.objects.all().delete()
+    drop_queued_tasks()
     Lease.objects.update(expires_at=timezone.now())
     recover_generations()
-    assert any(t.func() == "studio.engine.tasks.poll_due_generations" for t in OrmQ.objects.all())
+    assert any(t.func() == "studio.engine.tasks.poll_due_generations" for t in queued_tasks())
 
 
 def test_the_ledger_counts_each_spend_once(alice):

@@ -6,11 +6,16 @@ import io
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
+from studio.engine import store
 from studio.engine.services import create_generation
 from studio.models import Generation
 from studio.settings import BASE_DIR, s3_media_storage
@@ -96,6 +101,31 @@ def test_a_demo_job_stores_its_image_and_thumbnail_in_the_bucket(alice, s3_env, 
     url = image.file.url
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
     assert httpx.get(url, trust_env=False).content == stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_deletes_orphaned_staged_files_in_the_bucket(alice, s3_env, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": s3_media_storage(s3_env)}
+    # A hand-over that died after staging its bytes: the job never left `running`.
+    orphan = create_generation(alice, vendor="demo", model="demo", prompt="x")
+    Generation.objects.filter(pk=orphan.pk).update(status=Status.RUNNING)
+    orphaned = default_storage.save(f"incoming/{orphan.pk}/0.bin", ContentFile(b"png"))
+    # A download that still needs its staged bytes.
+    downloading = create_generation(alice, vendor="demo", model="demo", prompt="y")
+    referenced = default_storage.save(f"incoming/{downloading.pk}/0.bin", ContentFile(b"png"))
+    Generation.objects.filter(pk=downloading.pk).update(
+        status=Status.DOWNLOADING,
+        pending_sources=[{"index": 0, "url": None, "expires_at": None, "staged": referenced}],
+    )
+    both = {f"media/{orphaned}", f"media/{referenced}"}
+
+    # Young, the orphan may be a hand-over under way: kept.
+    assert store.discard_orphaned_staged(timezone.now()) == 0
+    assert keys_in(s3_env) == both
+    # Past STAGED_MAX_AGE (by the objects' LastModified in the bucket) it goes.
+    later = timezone.now() + store.STAGED_MAX_AGE + timedelta(minutes=1)
+    assert store.discard_orphaned_staged(later) == 1
+    assert keys_in(s3_env) == {f"media/{referenced}"}
 
 
 @pytest.mark.slow
