@@ -19,7 +19,8 @@ the studio scales out (SQLite has one writer on one host; the lines are printed 
 3. The ideal client: told the exact moment each job is ready, it then asks the vendor once for
    the result, downloads the image, runs `images.process` and writes both files to the media
    storage, as the studio does (threads in this process; the smallest N at the same arrival
-   rate, vendor times of 5 … 10 s, since the floor does not depend on them). Its overhead is the physical floor; the studio's is printed as a ratio to it.
+   rate, vendor times of 5 … 10 s, since the floor does not depend on them). Its overhead is
+   the physical floor; the studio's is printed as a ratio to it.
 
 The pacing history (`engine/pacing.py`) is set before each N to the vendor times of that N, as
 a studio that has run this model before would have it: otherwise the history of the previous N

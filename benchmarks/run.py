@@ -1,8 +1,9 @@
 """`make bench`: every scenario, each in its own process, then every figure with its goal.
 
 Scenarios: engine (overhead, girlgenerator vs the naive client), relay (500, 1,000 and 2,000
-relay jobs in flight on two qclusters, PostgreSQL only, against the ideal client), handover (the poller's CPU per
-finished job, image work handed to a task vs done in the poller), gallery, images, ratelimit
+relay jobs in flight on two qclusters, PostgreSQL only, against the ideal client), handover
+(the poller's CPU per finished job, image work handed to a task vs done in the poller),
+gallery, images, ratelimit
 (bursts after a 429: a limit learned from 429s against learning switched off), compare (the
 comparison page at 8 targets against the job page, the scoreboard), api (the OpenAI-compatible
 endpoints through gunicorn's uvicorn workers: demo throughput, 100 waiting clients vs the
