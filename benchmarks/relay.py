@@ -213,8 +213,7 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
     prompts = list(durations)
     for i, prompt in enumerate(prompts):
         target = i / rate
-        while clock() < target:
-            time.sleep(min(0.05, target - clock()))
+        wait_until(clock, target)
         submit(owner, credential, prompt)
         if i % 25 == 24:
             peak = max(peak, in_flight(owner))
@@ -270,6 +269,11 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
         "bench_process_cpu_s_per_job": own / jobs,
         "tasks_per_cluster": tasks,
     }
+
+
+def wait_until(clock, target: float) -> None:
+    while (left := target - clock()) > 0:
+        time.sleep(min(0.05, left))
 
 
 def store_task_times(done) -> tuple[list[float], list[float]]:
