@@ -342,8 +342,7 @@ class Ideal:
         threads = []
         for i, prompt in enumerate(self.durations):
             target = i / rate
-            while clock() < target:
-                time.sleep(min(0.05, target - clock()))
+            wait_until(clock, target)
             thread = threading.Thread(target=self.run_one, args=(prompt,), daemon=True)
             thread.start()
             threads.append(thread)
