@@ -11,11 +11,11 @@ the studio scales out (SQLite has one writer on one host; the lines are printed 
 2. The studio: for N = 500, 1,000 and 2,000, N jobs on one chatbp key (a relay, no rate limit)
    arrive evenly at that rate over W = N ÷ rate seconds; each job's vendor time is spread over
    W + 5 … W + 10 s, longer than the arrival window, so all N are in flight at once (the peak is
-   counted). Two real `qcluster` processes (STUDIO_WORKERS each) share the work. Overhead = the
-   job's `finished_at` (image stored) minus the moment the vendor turned it to success, as in
-   `engine`. Paid submits are counted from the fake's own request log. CPU-seconds per job: both
-   clusters' whole process trees (every worker, living or reaped, from /proc), over the
-   measured jobs, so the figure should stay flat as N grows.
+   counted). Two real `qcluster` processes (STUDIO_WORKERS each, polling every POLL s) share the
+   work. Overhead = the job's `finished_at` (image stored) minus the moment the vendor turned it
+   to success, as in `engine`. Paid submits are counted from the fake's own request log.
+   CPU-seconds per job: both clusters' whole process trees (every worker, living or reaped,
+   from /proc), over the measured jobs, so the figure should stay flat as N grows.
 3. The ideal client: told the exact moment each job is ready, it then asks the vendor once for
    the result, downloads the image, runs `images.process` and writes both files to the media
    storage, as the studio does (threads in this process; the smallest N at the same arrival
@@ -26,7 +26,7 @@ The pacing history (`engine/pacing.py`) is set before each N to the vendor times
 a studio that has run this model before would have it: otherwise the history of the previous N
 (shorter vendor times) would make the studio poll early, and the runs would not compare.
 
-Run: `python -m benchmarks.relay [--jobs N …] [--budget CORES]`.
+Run: `python -m benchmarks.relay [--jobs N …] [--budget CORES] [--poll SECONDS]`.
 """
 
 from __future__ import annotations
