@@ -98,6 +98,64 @@ def tree_cpu_seconds(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def pid_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+class DatabaseCpu:
+    """CPU of the PostgreSQL backends serving the bench's database (the server runs on this
+    machine), sampled every second: a backend that ends between two samples loses its last
+    second, so this is a lower bound. Not in the clusters' trees: the postmaster forks them."""
+
+    def __init__(self):
+        self.first: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def sample(self, conn) -> None:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        for (pid,) in conn.execute(query).fetchall():
+            ticks = pid_ticks(pid)
+            if ticks is not None:
+                # A backend born during the run counts from zero.
+                self.first.setdefault(pid, ticks if not self.thread.is_alive() else 0)
+                self.last[pid] = ticks
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(database_url(), autocommit=True) as conn:
+            while not self.done.wait(1.0):
+                self.sample(conn)
+            self.sample(conn)
+
+    def start(self) -> DatabaseCpu:
+        import psycopg
+
+        with psycopg.connect(database_url(), autocommit=True) as conn:
+            self.sample(conn)  # the backends already there count from now
+        self.thread.start()
+        return self
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join(timeout=30)
+        ticks = sum(self.last[pid] - self.first.get(pid, 0) for pid in self.last)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -207,6 +265,7 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
         fake.requests.clear()
     before = [tree_cpu_seconds(w.proc.pid) for w in workers]
     own_before = own_cpu_seconds()
+    database_cpu = DatabaseCpu().start()
     before_tasks = [task_counts(w) for w in workers]
     clock = harness.Stopwatch()
     peak = 0
@@ -228,6 +287,7 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
     elapsed = clock()
     cpu = [tree_cpu_seconds(w.proc.pid) - b for w, b in zip(workers, before, strict=True)]
     own = own_cpu_seconds() - own_before
+    database = database_cpu.stop()
     jobs = len(prompts)
     generations = list(Generation.objects.filter(owner=owner, prompt__in=prompts))
     ready = ready_times(fake, durations)
@@ -267,6 +327,7 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
         "cluster_cpu_s": cpu,
         "cpu_s_per_job": sum(cpu) / jobs,
         "bench_process_cpu_s_per_job": own / jobs,
+        "database_cpu_s_per_job": database / jobs,
         "tasks_per_cluster": tasks,
     }
 
@@ -520,6 +581,11 @@ def report(result: dict) -> list[str]:
             harness.line(
                 "  CPU per job, both clusters",
                 f"{run['cpu_s_per_job'] * 1000:.0f} ms ({run['polls_per_job']:.1f} polls a job)",
+            ),
+            harness.line(
+                "  CPU per job, PostgreSQL; bench process",
+                f"{run.get('database_cpu_s_per_job', 0) * 1000:.0f} ms (at least); "
+                f"{run['bench_process_cpu_s_per_job'] * 1000:.0f} ms (fake vendor, submits)",
             ),
             harness.line(
                 "  tasks per cluster",
