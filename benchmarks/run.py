@@ -1,7 +1,9 @@
 """`make bench`: every scenario, each in its own process, then every figure with its goal.
 
-Scenarios: engine (overhead, girlgenerator vs the naive client), handover (the poller's CPU per
-finished job, image work handed to a task vs done in the poller), gallery, images, ratelimit
+Scenarios: engine (overhead, girlgenerator vs the naive client), relay (500, 1,000 and 2,000
+relay jobs in flight on two qclusters, PostgreSQL only, against the ideal client), handover
+(the poller's CPU per finished job, image work handed to a task vs done in the poller),
+gallery, images, ratelimit
 (bursts after a 429: a limit learned from 429s against learning switched off), compare (the
 comparison page at 8 targets against the job page, the scoreboard), api (the OpenAI-compatible
 endpoints through gunicorn's uvicorn workers: demo throughput, 100 waiting clients vs the
@@ -20,7 +22,17 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "handover", "gallery", "images", "ratelimit", "compare", "api", "downloads"]
+SCENARIOS = [
+    "engine",
+    "relay",
+    "handover",
+    "gallery",
+    "images",
+    "ratelimit",
+    "compare",
+    "api",
+    "downloads",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
