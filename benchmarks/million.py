@@ -78,7 +78,9 @@ IMAGE = (
     'id, generation_id, owner_id, file, created_at, favourite, thumbnail, "index", width, '
     "height, format, bytes, sha256, source_url"
 )
-LEDGER = "id, owner_id, generation_id, vendor, model, kind, amount, money, currency, created_at, unit"
+LEDGER = (
+    "id, owner_id, generation_id, vendor, model, kind, amount, money, currency, created_at, unit"
+)
 
 
 def complete(jobs, images, ledger, stamp):
