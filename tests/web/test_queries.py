@@ -13,6 +13,9 @@ from studio.models import CreditEntry, Generation, Image
 
 # Session, user, the filter choices, one page of images with their jobs.
 GALLERY_QUERIES = 5  # with the bulk form's collection choices
+# On SQLite a search with a term of 3 characters or more first counts, up to a bound, how
+# common its terms are in the whole studio (studio.web.search.common_terms).
+SEARCH_COUNT = {"/gallery/?q=lighthouse"}
 # Session, user, the image with its job and key, spend, other images of the job, references,
 # the viewer's collections (the "add to collection" form).
 IMAGE_QUERIES = 7
@@ -91,6 +94,7 @@ def test_the_gallery_costs_the_same_at_any_size(alice_client, alice, count):
         assert r.status_code == 200
         # An empty page has no bulk form, so no collection choices to read.
         expected = GALLERY_QUERIES if r.context["images"] else GALLERY_QUERIES - 1
+        expected += path in SEARCH_COUNT and connection.vendor == "sqlite"
         assert len(queries) == expected, (path, [q["sql"] for q in queries])
     assert len(images) == count
 
