@@ -276,7 +276,7 @@ def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -
         if data[name]:
             rolled = rolled.filter(**{name: data[name]})
     rows = list(
-        rolled.filter(month__lt=live)
+        rolled.filter(month__lt=live, total__isnull=False)
         .values(*GROUPED, "month")
         .annotate(money__sum=Sum("total"))
         .order_by()
@@ -342,21 +342,44 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
-    spent = (
-        visible_entries(owner, credentials)
+    """Each key's spend in units since it was first used: the monthly roll-up's rows for the
+    months that are over, and the ledger's for the live month (a sum over a user's whole
+    ledger was most of the page at 100,000 images: benchmarks/README.md, million)."""
+    live = rollup.roll_up_closed_months()
+    mine = [c.pk for c in credentials]
+    rolled = (
+        MonthlySpend.objects.filter(Q(owner=owner) | Q(credential_id__in=mine), month__lt=live)
         .values("credential_id", "vendor", "unit")
-        .annotate(total=Sum("amount"), last=Max("created_at"))
-        .order_by("vendor", "credential_id", "unit")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
+    recent = (
+        visible_entries(owner, credentials)
+        .filter(created_at__gte=start_of(live))
+        .values("credential_id", "vendor", "unit")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    found = [*rolled, *recent]
+    # Team keys of others that this user spent on; the roll-up keeps a deleted key's id, which
+    # the ledger's rows have lost: both are spend without a key.
+    others = Credential.objects.in_bulk({r["credential_id"] for r in found} - {*mine, None})
+    known = {*mine, *others}
+    totals: dict[tuple, Decimal] = defaultdict(Decimal)
+    for row in found:
+        pk = row["credential_id"] if row["credential_id"] in known else None
+        totals[(pk, row["vendor"], row["unit"])] += row["total"]
     by_key: dict[tuple, list] = defaultdict(list)
-    for row in spent:
-        by_key[(row["credential_id"], row["vendor"])].append(row)
+    for (pk, vendor, unit), total in sorted(
+        totals.items(),
+        key=lambda item: (item[0][1], item[0][0] is None, item[0][0] or 0, item[0][2]),
+    ):
+        by_key[(pk, vendor)].append({"unit": unit, "total": total})
     rows = [
         {"credential": c, "vendor": c.vendor, "spent": by_key.pop((c.pk, c.vendor), [])}
         for c in credentials
     ]
-    # Team keys of others that this user spent on, then the demo and keys deleted since.
-    others = Credential.objects.in_bulk([pk for pk, _v in by_key if pk])
+    # Then the demo and keys deleted since.
     rows += [
         {"credential": others.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()
     ]

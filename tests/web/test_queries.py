@@ -115,9 +115,9 @@ def test_the_credits_page_costs_the_same_at_any_size(
 ):
     fill(alice, count)
     alice_client.get("/credits/")  # the first load after a month ends rolls that month up
-    # Session, user, keys, summaries, both charts (one query), one page of the ledger and its
-    # members, and the money totals: the roll-up's last month, the rolled months, the live
-    # month's rows.
-    with django_assert_num_queries(10):
+    # Session, user, keys, both charts (one query), one page of the ledger and its members;
+    # each key's spend and the money totals, each from the roll-up's last month, the rolled
+    # months and the live month's rows.
+    with django_assert_num_queries(12):
         r = alice_client.get("/credits/")
     assert r.status_code == 200
