@@ -5,7 +5,8 @@ finished job, image work handed to a task vs done in the poller), gallery, image
 (bursts after a 429: a limit learned from 429s against learning switched off), compare (the
 comparison page at 8 targets against the job page, the scoreboard), api (the OpenAI-compatible
 endpoints through gunicorn's uvicorn workers: demo throughput, 100 waiting clients vs the
-gallery). Figures are kept in var/bench/<scenario>.json; benchmarks/README.md has the latest
+gallery), million (the gallery, its search and the credits page of a user with 100,000 images
+among 1,000,000). Figures are kept in var/bench/<scenario>.json; benchmarks/README.md has the latest
 ones with their machine.
 Run one: `python -m benchmarks.run engine`.
 """
@@ -20,7 +21,17 @@ import time
 
 from benchmarks import harness
 
-SCENARIOS = ["engine", "handover", "gallery", "images", "ratelimit", "compare", "api", "downloads"]
+SCENARIOS = [
+    "engine",
+    "handover",
+    "gallery",
+    "million",
+    "images",
+    "ratelimit",
+    "compare",
+    "api",
+    "downloads",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
