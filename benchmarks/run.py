@@ -7,7 +7,8 @@ gallery, images, ratelimit
 (bursts after a 429: a limit learned from 429s against learning switched off), compare (the
 comparison page at 8 targets against the job page, the scoreboard), api (the OpenAI-compatible
 endpoints through gunicorn's uvicorn workers: demo throughput, 100 waiting clients vs the
-gallery). Figures are kept in var/bench/<scenario>.json; benchmarks/README.md has the latest
+gallery), million (the gallery, its search and the credits page of a user with 100,000 images
+among 1,000,000). Figures are kept in var/bench/<scenario>.json; benchmarks/README.md has the latest
 ones with their machine.
 Run one: `python -m benchmarks.run engine`.
 """
@@ -27,6 +28,7 @@ SCENARIOS = [
     "relay",
     "handover",
     "gallery",
+    "million",
     "images",
     "ratelimit",
     "compare",

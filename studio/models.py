@@ -224,26 +224,26 @@ class CreditEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
-            # Covers the credits page's spend per key: its sum over a user's whole ledger
-            # reads this index alone (11 ms → 4 ms at 10,000 images on SQLite).
-            models.Index(
-                fields=["owner", "credential", "vendor", "unit", "created_at", "amount"],
-                name="credit_spend_per_key",
-            ),
-            # Covers the money totals (studio/web/credits.py): their grouping over a user's
-            # whole ledger reads this index alone.
+            # Covers the credits page's recent spend (studio/web/credits.py): the daily chart's
+            # 30 days and the live month's money totals read a range of this index alone.
+            # created_at second: with it after the grouped columns (as in 0006's
+            # credit_money_totals) the live month read the owner's whole ledger, 117,000
+            # rows at 100,000 images (benchmarks/README.md, million). It also replaces
+            # credit_spend_per_key, for the same reason: its order matched the per-key sums'
+            # GROUP BY, so SQLite read the whole ledger through it for the live month's.
             models.Index(
                 fields=[
                     "owner",
-                    "currency",
+                    "created_at",
                     "vendor",
                     "model",
                     "credential",
-                    "created_at",
-                    "money",
+                    "currency",
+                    "unit",
                     "amount",
+                    "money",
                 ],
-                name="credit_money_totals",
+                name="credit_recent_spend",
             ),
         ]
 

@@ -196,8 +196,14 @@ class MonthlySpend(models.Model):
     vendor = models.CharField(max_length=32)
     model = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=16)
-    currency = models.CharField(max_length=3)
-    total = models.DecimalField(max_digits=20, decimal_places=6)
+    # Rows without a price are rolled up too (blank currency, no total): their units count in
+    # each key's spend on the credits page, which then reads these rows and the live month
+    # instead of a user's whole ledger (117,000 rows at 100,000 images: benchmarks/README.md,
+    # million).
+    currency = models.CharField(max_length=3, blank=True)
+    total = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    unit = models.CharField(max_length=16, blank=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=6, default=0)
 
     class Meta:
         indexes = [

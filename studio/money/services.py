@@ -663,13 +663,11 @@ def roll_up_month(month: date) -> bool:
             # First, so that a concurrent roll-up of the same month fails here and rolls back.
             RolledMonth.objects.create(month=month)
             rows = (
-                CreditEntry.objects.filter(
-                    created_at__gte=start, created_at__lt=end, money__isnull=False
-                )
+                CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
                 # The credits page leaves out the demo's zero rows; so does its roll-up.
                 .exclude(vendor="demo", amount=0)
-                .values("owner_id", "credential_id", "vendor", "model", "kind", "currency")
-                .annotate(total=Sum("money"))
+                .values("owner_id", "credential_id", "vendor", "model", "kind", "currency", "unit")
+                .annotate(total=Sum("money"), amount=Sum("amount"))
                 .order_by()
             )
             MonthlySpend.objects.bulk_create([MonthlySpend(month=month, **row) for row in rows])

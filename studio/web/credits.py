@@ -13,7 +13,6 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.db.models import Case, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
@@ -86,17 +85,35 @@ def visible_entries(user, credentials: list[Credential]) -> QuerySet:
     ).exclude(vendor="demo", amount=0)
 
 
+def bucket(starts: list[datetime], first: int = 0) -> Case | Value:
+    """The index of the period (day or month, starting at `starts`) each row's created_at
+    falls in, or `first` before them all: a CASE that halves the periods at each level, so
+    that a row is compared about log2(len(starts)) times instead of once per period
+    (SQLite truncates a date in a Python function per row; a flat CASE over 30 days was
+    most of the chart's query at 10,000 rows a month: benchmarks/README.md, million)."""
+    if len(starts) == 1:
+        return Value(first)
+    middle = len(starts) // 2
+    return Case(
+        When(created_at__gte=starts[middle], then=bucket(starts[middle:], first + middle)),
+        default=bucket(starts[:middle], first),
+        output_field=IntegerField(),
+    )
+
+
 def daily(entries: QuerySet, today: date) -> list[dict]:
     """The last 30 days' spend by day, unit, vendor and currency, in units and in money: one
-    query for both charts (SQLite truncates each row's date in a Python function)."""
-    first = today - timedelta(days=CHART_DAYS - 1)
-    return list(
-        entries.filter(created_at__gte=start_of(first))
-        .annotate(day=TruncDate("created_at"))
-        .values("unit", "vendor", "currency", "day")
+    query for both charts, answered by the ledger's covering index for recent spend."""
+    days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
+    starts = [start_of(day) for day in days]
+    rows = (
+        entries.filter(created_at__gte=starts[0])
+        .annotate(bucket=bucket(starts))
+        .values("unit", "vendor", "currency", "bucket")
         .annotate(total=Sum("amount"), money=Sum("money"))
         .order_by()
     )
+    return [{**row, "day": days[row.pop("bucket")]} for row in rows]
 
 
 def rects(bars: list[dict], width: str, css: str) -> str:
@@ -239,16 +256,9 @@ def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
         if span["first"] is None:
             return []
         starts = month_starts(span["first"], span["last"])
-    # Newest first: most spend is recent, so most rows stop at the first comparison or two.
-    bucket = Case(
-        *[
-            When(created_at__gte=start, then=Value(i))
-            for i, start in reversed(list(enumerate(starts)))
-        ],
-        default=Value(0),
-        output_field=IntegerField(),
+    rows = list(
+        priced.annotate(bucket=bucket(starts)).values(*GROUPED, "bucket").annotate(Sum("money"))
     )
-    rows = list(priced.annotate(bucket=bucket).values(*GROUPED, "bucket").annotate(Sum("money")))
     months = [timezone.localdate(start) for start in starts]
     return [{**r, "month": months[r.pop("bucket")], "total": r.pop("money__sum")} for r in rows]
 
@@ -266,7 +276,7 @@ def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -
         if data[name]:
             rolled = rolled.filter(**{name: data[name]})
     rows = list(
-        rolled.filter(month__lt=live)
+        rolled.filter(month__lt=live, total__isnull=False)
         .values(*GROUPED, "month")
         .annotate(money__sum=Sum("total"))
         .order_by()
@@ -332,21 +342,44 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def summaries(owner, credentials: list[Credential]) -> list[dict]:
-    spent = (
-        visible_entries(owner, credentials)
+    """Each key's spend in units since it was first used: the monthly roll-up's rows for the
+    months that are over, and the ledger's for the live month (a sum over a user's whole
+    ledger was most of the page at 100,000 images: benchmarks/README.md, million)."""
+    live = rollup.roll_up_closed_months()
+    mine = [c.pk for c in credentials]
+    rolled = (
+        MonthlySpend.objects.filter(Q(owner=owner) | Q(credential_id__in=mine), month__lt=live)
         .values("credential_id", "vendor", "unit")
-        .annotate(total=Sum("amount"), last=Max("created_at"))
-        .order_by("vendor", "credential_id", "unit")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
+    recent = (
+        visible_entries(owner, credentials)
+        .filter(created_at__gte=start_of(live))
+        .values("credential_id", "vendor", "unit")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    found = [*rolled, *recent]
+    # Team keys of others that this user spent on; the roll-up keeps a deleted key's id, which
+    # the ledger's rows have lost: both are spend without a key.
+    others = Credential.objects.in_bulk({r["credential_id"] for r in found} - {*mine, None})
+    known = {*mine, *others}
+    totals: dict[tuple, Decimal] = defaultdict(Decimal)
+    for row in found:
+        pk = row["credential_id"] if row["credential_id"] in known else None
+        totals[(pk, row["vendor"], row["unit"])] += row["total"]
     by_key: dict[tuple, list] = defaultdict(list)
-    for row in spent:
-        by_key[(row["credential_id"], row["vendor"])].append(row)
+    for (pk, vendor, unit), total in sorted(
+        totals.items(),
+        key=lambda item: (item[0][1], item[0][0] is None, item[0][0] or 0, item[0][2]),
+    ):
+        by_key[(pk, vendor)].append({"unit": unit, "total": total})
     rows = [
         {"credential": c, "vendor": c.vendor, "spent": by_key.pop((c.pk, c.vendor), [])}
         for c in credentials
     ]
-    # Team keys of others that this user spent on, then the demo and keys deleted since.
-    others = Credential.objects.in_bulk([pk for pk, _v in by_key if pk])
+    # Then the demo and keys deleted since.
     rows += [
         {"credential": others.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()
     ]

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -51,15 +52,7 @@ class GalleryFilters(forms.Form):
 
     def __init__(self, data, owner) -> None:
         super().__init__(data)
-        # order_by(): without it the model's default ordering joins the DISTINCT and every job
-        # comes back (10,000 rows for a user with 10,000 images) instead of a few pairs.
-        pairs = (
-            Generation.objects.filter(owner=owner)
-            .order_by()
-            .values_list("vendor", "model")
-            .distinct()
-        )
-        pairs = sorted(set(pairs))
+        pairs = sorted(set(vendor_model_pairs(owner)))
         anything = [("", _("Any"))]
         vendors = sorted({v for v, _m in pairs})
         self.fields["vendor"].choices = anything + [(v, vendor_label(v)) for v in vendors]
@@ -86,6 +79,37 @@ class GalleryFilters(forms.Form):
     def query(self, **extra) -> str:
         values = {k: v for k, v in self.data.items() if v and k not in ("after", "deleted")}
         return urlencode({**values, **extra})
+
+
+# PostgreSQL (before 18) has no skip scan: its DISTINCT reads all of a user's jobs from the
+# index (12 ms at 100,000 jobs). This walks the index from one pair to the next instead, one
+# probe per pair (0.2 ms; benchmarks/README.md, million).
+NEXT_PAIRS = """
+WITH RECURSIVE pairs AS (
+    (SELECT vendor, model FROM studio_generation WHERE owner_id = %(owner)s
+     ORDER BY vendor, model LIMIT 1)
+    UNION ALL
+    SELECT later.vendor, later.model FROM pairs, LATERAL (
+        SELECT vendor, model FROM studio_generation
+        WHERE owner_id = %(owner)s AND (vendor, model) > (pairs.vendor, pairs.model)
+        ORDER BY vendor, model LIMIT 1
+    ) later
+)
+SELECT vendor, model FROM pairs
+"""
+
+
+def vendor_model_pairs(owner) -> list[tuple[str, str]]:
+    """The (vendor, model) pairs of the owner's jobs, through the generation_vendor_model
+    index. SQLite skips through that index by itself."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(NEXT_PAIRS, {"owner": owner.pk})
+            return cursor.fetchall()
+    # order_by(): without it the model's default ordering joins the DISTINCT and every job
+    # comes back (10,000 rows for a user with 10,000 images) instead of a few pairs.
+    pairs = Generation.objects.filter(owner=owner).order_by().values_list("vendor", "model")
+    return list(pairs.distinct())
 
 
 def start_of(day) -> datetime:

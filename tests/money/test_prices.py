@@ -237,3 +237,27 @@ def test_the_monthly_rollup_gives_the_ledgers_exact_totals(alice_client, alice, 
     # A span of days is read from the ledger itself (it can cut a month in two).
     r = alice_client.get("/credits/", {"start": two.replace(day=15).isoformat()})
     assert [t["money"] for t in r.context["totals"]["vendor"]] == ["¥1.625"]
+
+
+def test_each_keys_spend_counts_rolled_months_unpriced_rows_and_the_live_month(
+    alice_client, alice, bob, key, shared
+):
+    """The spend per key comes from the roll-up for the months that are over (priced or
+    not) and from the ledger for the live month: the ledger's own sum, counted once."""
+    from studio.money.models import RolledMonth
+
+    spend(alice, key, "3", at(months_ago(3), 9))  # before any price: no money
+    price(amount="0.10", on=months_ago(2))
+    spend(alice, key, "5", at(months_ago(2).replace(day=10)))
+    spend(bob, key, "4", at(months_ago(1).replace(day=2)))  # Bob on Alice's team key
+    spend(alice, key, "2", timezone.now())  # the live month
+    for _load in range(2):  # the first load rolls the months up, the second reads them
+        summaries = alice_client.get("/credits/").context["summaries"]
+        assert [r["spent"] for r in summaries if r["credential"] == key] == [
+            [{"unit": "credits", "total": Decimal("14")}]
+        ]
+    assert RolledMonth.objects.filter(month=months_ago(3)).exists()
+    bobs = client_for(bob).get("/credits/").context["summaries"]
+    assert [(r["credential"], r["spent"]) for r in bobs] == [
+        (key, [{"unit": "credits", "total": Decimal("4")}])
+    ]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.vault import add_credential
 from studio.models import Generation, Image, ReferenceImage
-from studio.web import gallery
+from studio.web import gallery, search
 from studio.web.search import FTS_TABLE
 from tests.web.conftest import HTMX, make_image, make_job
 
@@ -114,10 +114,15 @@ def test_filters(alice_client, alice):
         ("dusk cat", []),
         ('"quoted', []),
         ("nothing-like-it", []),
+        ("νύχτα", ["Νύχτα στο λιμάνι"]),  # case folded beyond ASCII
     ],
 )
-def test_it_searches_prompts(alice_client, alice, bob, query, expected):
-    for prompt in ("a Lighthouse at dusk", "cat on a mat", "月光下的猫"):
+# Common terms (as many matches as COMMON or more) are searched by LIKE on SQLite: with
+# COMMON at 1 every term that matches anything is common, and the results must not change.
+@pytest.mark.parametrize("common", [search.COMMON, 1])
+def test_it_searches_prompts(alice_client, alice, bob, query, expected, common, monkeypatch):
+    monkeypatch.setattr(search, "COMMON", common)
+    for prompt in ("a Lighthouse at dusk", "cat on a mat", "月光下的猫", "Νύχτα στο λιμάνι"):
         make_image(alice, prompt)
     make_image(bob, "lighthouse of bob")
     r = alice_client.get("/gallery/", {"q": query})
