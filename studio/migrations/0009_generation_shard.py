@@ -3,6 +3,8 @@
 
 from django.db import migrations, models
 
+from studio.web import search
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -21,4 +23,7 @@ class Migration(migrations.Migration):
                 fields=["shard", "status", "next_poll_at"], name="generation_poll_shard"
             ),
         ),
+        # SQLite adds a NOT NULL column with a CHECK by rebuilding studio_generation, which
+        # drops the prompt search's triggers with the old table: put them back.
+        migrations.RunPython(search.install, migrations.RunPython.noop),
     ]
