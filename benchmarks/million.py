@@ -80,7 +80,7 @@ def rows(owners: list[tuple[object, int]], now: datetime):
 JOB = (
     "id, owner_id, vendor, model, prompt, created_at, finished_at, deadline, scene, params, "
     "status, remote_id, poll_url, polls, poll_errors, submit_attempts, pending_sources, "
-    "redownloads, error_code, error_message, may_have_charged"
+    "redownloads, error_code, error_message, may_have_charged, shard"
 )
 IMAGE = (
     'id, generation_id, owner_id, file, created_at, favourite, thumbnail, "index", width, '
@@ -97,7 +97,7 @@ def complete(jobs, images, ledger, stamp):
     for pk, owner, vendor, model, prompt, when in jobs:
         yield "job", (pk, owner, vendor, model, prompt, stamp(when), stamp(when), stamp(when),
                       "text-to-image", '{"size": "1024x1024"}', "succeeded", "", "", 0, 0, 0,
-                      "[]", 0, "", "", False)  # fmt: skip
+                      "[]", 0, "", "", False, 0)  # fmt: skip
     for pk, job, owner, file, when, favourite in images:
         yield "image", (pk, job, owner, file, stamp(when), favourite, file[:-3] + "webp", 0,
                         1024, 1024, "PNG", 1_500_000, sha, "")  # fmt: skip
