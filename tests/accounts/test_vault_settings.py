@@ -44,6 +44,8 @@ def test_production_takes_the_keys_newest_first():
         ("not-a-fernet-key", "STUDIO_VAULT_KEYS entry number 1 is not a Fernet key"),
         (f"{K1},{K2[:-2]}", "STUDIO_VAULT_KEYS entry number 2 is not a Fernet key"),
     ],
+    # Stable ids: the keys are random, and parallel workers must collect the same tests.
+    ids=["empty", "blank", "not-a-key", "second-truncated"],
 )
 def test_a_missing_or_malformed_key_stops_production(value, message):
     result = production.load_settings(

@@ -114,3 +114,32 @@ def test_a_balance_of_one_is_singular_in_both_languages(alice_client, alice):
     assert "1 credit\n" in content and "1 credits" not in content
     content = alice_client.get("/credits/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "1 个额度" in content
+
+
+def test_the_daily_chart_puts_spend_on_the_readers_local_day(alice):
+    """Each row lands on its local day, up to the microsecond at either edge of a day, and
+    spend from before the chart's first day is left out (the bucket is written in SQL)."""
+    from studio.web.credits import CHART_DAYS, daily, start_of, visible_entries
+
+    with timezone.override("Asia/Shanghai"):
+        today = timezone.localdate()
+        first = today - timedelta(days=CHART_DAYS - 1)
+        tick = timedelta(microseconds=1)
+        moments = {
+            "1": start_of(today),  # today's first moment
+            "2": start_of(today) - tick,  # yesterday's last
+            "4": start_of(first),  # the chart's first day
+            "8": start_of(first) - tick,  # before the chart
+            "16": start_of(first + timedelta(days=13)) + timedelta(hours=23),
+        }
+        for amount, moment in moments.items():
+            row = entry(alice, None, amount)
+            CreditEntry.objects.filter(pk=row.pk).update(created_at=moment)
+        rows = daily(visible_entries(alice, []), today)
+    by_day = {row["day"]: row["total"] for row in rows}
+    assert by_day == {
+        today: Decimal("1"),
+        today - timedelta(days=1): Decimal("2"),
+        first: Decimal("4"),
+        first + timedelta(days=13): Decimal("16"),
+    }

@@ -33,6 +33,26 @@ def test_it_shows_my_images_newest_first(alice_client, alice, bob):
     )
 
 
+@pytest.mark.parametrize("prefix", ["/", "/studio/"])
+def test_each_tile_links_to_its_own_image(alice_client, alice, prefix):
+    """The tiles' links are reversed once per kind and filled in per image: each must still be
+    its own image's, under the site's path prefix too."""
+    from django.urls import reverse, set_script_prefix
+
+    images = [make_image(alice, f"picture {i}") for i in range(3)]
+    set_script_prefix(prefix)  # as the WSGI handler does from SCRIPT_NAME
+    try:
+        r = alice_client.get("/gallery/")
+        assert shown(r) == [image.pk for image in reversed(images)]
+        for tile, image in zip(r.context["images"], reversed(images), strict=True):
+            for name, view in gallery.TILE_LINKS.items():
+                url = reverse(view, args=[image.pk])
+                assert url.startswith(prefix) and tile.links[name] == url
+                assert f'"{url}'.encode() in r.content
+    finally:
+        set_script_prefix("/")
+
+
 def test_it_pages_by_cursor_without_gaps_or_repeats(alice_client, alice, monkeypatch):
     monkeypatch.setattr(gallery, "PAGE_SIZE", 3)
     job = make_job(alice, status=S.SUCCEEDED)
