@@ -32,7 +32,7 @@ from studio.templatetags.studio import vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
-from studio.web.params import DayField
+from studio.web.params import DayField, id_urls
 
 # 25 rows: rendering them is most of the page's server time (benchmarks/README.md); the
 # CSV export has them all.
@@ -410,6 +410,12 @@ def credits(request: HttpRequest) -> HttpResponse:
         request.GET.get("after"),
         PAGE_SIZE,
     )
+    # Each row's job link and kind label, once for the page rather than a `{% url %}` and a
+    # get_kind_display() per row (benchmarks/README.md, million).
+    job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
+    for entry in page:
+        entry.job_url = job_url(entry.generation_id) if entry.generation_id else ""
+        entry.kind_label = kinds.get(entry.kind, entry.kind)
     today = timezone.localdate()
     days = daily(entries, today)
     ctx = {

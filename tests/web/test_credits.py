@@ -49,6 +49,17 @@ def test_it_shows_balances_spend_chart_and_ledger(alice_client, alice, bob):
     assert "credits: 3.5 in all" in content
     assert len(r.context["entries"]) == 3
     assert "bobcoins" not in content
+    # Each row links to its own job and names its kind, in the reader's language.
+    for row in r.context["entries"]:
+        job = row.generation_id
+        assert (
+            f'<a href="/jobs/{job}/">#{job}</a></td>\n        <td>{row.kind.title()}</td>'
+            in content
+        )
+    assert (
+        "<td>图片</td>"
+        in alice_client.get("/credits/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    )
 
 
 def test_the_ledger_filters(alice_client, alice):
