@@ -56,3 +56,17 @@ def test_the_policy_allows_no_inline_script_and_no_eval(alice_client):
             text = path.read_text()
             assert "<script>" not in text and " on" + "click=" not in text, path
             assert "hx-on" not in text and "js:" not in text, path
+
+
+def test_a_hostile_unit_is_text_in_the_credits_charts(alice_client, alice):
+    """The charts' bars are written as SVG in Python: a unit name a vendor reported, which the
+    bars' titles carry, is escaped there too."""
+    from studio.models import CreditEntry
+
+    job = make_image(alice, "spent").generation
+    CreditEntry.objects.create(
+        owner=alice, generation=job, vendor="demo", kind="credits", amount=2, unit=HOSTILE
+    )
+    content = alice_client.get("/credits/").content
+    assert_inert(content)
+    assert b"<rect " in content and b"&lt;script&gt;alert(1)&lt;/script&gt;" in content
