@@ -169,11 +169,17 @@ def load(owners) -> dict[str, float]:
             # in the middle of the timings (a live database is long past its bulk load).
             cursor.execute("CHECKPOINT")
     took["ANALYZE"] = clock() - started
-    from studio.money.services import roll_up_closed_months
+    from django.utils import timezone
+
+    from studio.money.services import roll_up_closed_days, roll_up_closed_months
+    from studio.web.credits import CHART_DAYS
 
     started = clock()
-    roll_up_closed_months()  # the schedule's monthly roll-up, done once for the past year
+    roll_up_closed_months()  # the page's monthly roll-up, done once for the past year
     took["monthly roll-up of the past year"] = clock() - started
+    started = clock()
+    roll_up_closed_days(timezone.localdate() - timedelta(days=CHART_DAYS - 1))  # and the daily
+    took["daily roll-up of the charts' days"] = clock() - started
     took["total"] = clock()
     return took
 

@@ -24,10 +24,12 @@ from studio.models import CreditEntry, Generation, Image
 from studio.money.models import (
     Budget,
     BudgetEvent,
+    DailySpend,
     KeyShare,
     MonthlySpend,
     Price,
     Reservation,
+    RolledDay,
     RolledMonth,
 )
 
@@ -696,4 +698,49 @@ def roll_up_closed_months(now: datetime | None = None) -> date:
     while month < live:
         roll_up_month(month)
         month = next_month(month)
+    return live
+
+
+# --- the daily roll-up ------------------------------------------------------------------------
+
+
+def live_day(now: datetime | None = None) -> date:
+    """The first day still read from the ledger itself: yesterday. A day is rolled up once it
+    has been over for a day, as a month is (`live_from`)."""
+    return timezone.localdate(now or timezone.now()) - timedelta(days=1)
+
+
+def roll_up_day(day: date) -> bool:
+    """Rolls up one day that is over; False if another process already has."""
+    start, end = local_start(day), local_start(day + timedelta(days=1))
+    try:
+        with transaction.atomic():
+            RolledDay.objects.create(day=day)  # first, as in roll_up_month
+            rows = (
+                CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+                .exclude(vendor="demo", amount=0)
+                .values("owner_id", "credential_id", "vendor", "kind", "currency", "unit")
+                .annotate(total=Sum("money"), amount=Sum("amount"))
+                .order_by()
+            )
+            DailySpend.objects.bulk_create([DailySpend(day=day, **row) for row in rows])
+    except IntegrityError:
+        return False
+    return True
+
+
+def roll_up_closed_days(first: date, now: datetime | None = None) -> date:
+    """Makes sure every day from `first` to the live one is rolled up, and forgets the days
+    before `first`; returns the live day. One query when nothing is to do (every page load
+    but the first of a day)."""
+    live = live_day(now)
+    last = RolledDay.objects.order_by("-day").values_list("day", flat=True).first()
+    if last is not None and last + timedelta(days=1) >= live:
+        return live
+    day = first if last is None else max(first, last + timedelta(days=1))
+    while day < live:
+        roll_up_day(day)
+        day += timedelta(days=1)
+    DailySpend.objects.filter(day__lt=first).delete()
+    RolledDay.objects.filter(day__lt=first).delete()
     return live

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Credential
 from studio.models import CreditEntry
 from studio.money import services as rollup
-from studio.money.models import MonthlySpend
+from studio.money.models import DailySpend, MonthlySpend
 from studio.money.services import money
 from studio.money.templatetags.money import units
 from studio.templatetags.studio import vendor_label
@@ -74,6 +74,24 @@ class LedgerFilters(forms.Form):
             entries = entries.filter(created_at__lt=start_of(data["end"] + timedelta(days=1)))
         return entries
 
+    def apply_rolled(self, rows: QuerySet) -> QuerySet:
+        """The same filters on a roll-up's rows (studio.money), which keep each row's key id,
+        vendor and kind. A span of days only on the daily roll-up's: a month cut by one is
+        read from the ledger instead (spend_by_month)."""
+        if not self.is_valid():
+            return rows.none()
+        data = self.cleaned_data
+        if data["credential"]:
+            rows = rows.filter(credential_id=data["credential"])
+        for name in ("vendor", "kind"):
+            if data[name]:
+                rows = rows.filter(**{name: data[name]})
+        if data["start"]:
+            rows = rows.filter(day__gte=data["start"])
+        if data["end"]:
+            rows = rows.filter(day__lte=data["end"])
+        return rows
+
     def query(self, **extra) -> str:
         values = {k: v for k, v in self.data.items() if v and k != "after"}
         return urlencode({**values, **extra})
@@ -86,6 +104,20 @@ def visible_entries(user, credentials: list[Credential]) -> QuerySet:
     return CreditEntry.objects.filter(
         Q(owner=user) | Q(credential_id__in=[c.pk for c in credentials])
     ).exclude(vendor="demo", amount=0)
+
+
+def renamed(row: dict, **names: str) -> dict:
+    """A values() row with keys renamed (new=old): an annotation cannot take a model field's
+    name, and a bucket's index becomes its day or month."""
+    for new, old in names.items():
+        row[new] = row.pop(old)
+    return row
+
+
+def visible_rolled(model, user, credentials: list[Credential]) -> QuerySet:
+    """A roll-up's rows (studio.money) of the same spend as visible_entries: one's own and
+    others' on one's keys (the roll-ups leave out the demo's zero rows already)."""
+    return model.objects.filter(Q(owner=user) | Q(credential_id__in=[c.pk for c in credentials]))
 
 
 def bucket(starts: list[datetime]) -> RawSQL:
@@ -113,10 +145,27 @@ def bucket(starts: list[datetime]) -> RawSQL:
     return RawSQL(sql, params, output_field=IntegerField())
 
 
-def daily(entries: QuerySet, today: date) -> list[dict]:
-    """The last 30 days' spend by day, unit, vendor and currency, in units and in money: one
-    query for both charts, answered by the ledger's covering index for recent spend."""
+def daily(user, credentials: list[Credential], filters: LedgerFilters, today: date) -> list[dict]:
+    """The last 30 days' spend by day, unit, vendor and currency, in units and in money, for
+    both charts: the days that are over from the daily roll-up (studio.money), the last two
+    from the ledger itself."""
     days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
+    live = rollup.roll_up_closed_days(days[0])
+    rolled = (
+        filters.apply_rolled(visible_rolled(DailySpend, user, credentials))
+        .filter(day__gte=days[0], day__lt=live)
+        .values("unit", "vendor", "currency", "day")
+        .annotate(units=Sum("amount"), spent=Sum("total"))
+        .order_by()
+    )
+    rows = [renamed(r, total="units", money="spent") for r in rolled]
+    entries = filters.apply(visible_entries(user, credentials))
+    return rows + ledger_daily(entries, [day for day in days if day >= live])
+
+
+def ledger_daily(entries: QuerySet, days: list[date]) -> list[dict]:
+    """The same figures for a run of days, read from the ledger rows: one query, answered by
+    the ledger's covering index for recent spend."""
     starts = [start_of(day) for day in days]
     rows = (
         entries.filter(created_at__gte=starts[0])
@@ -125,7 +174,8 @@ def daily(entries: QuerySet, today: date) -> list[dict]:
         .annotate(total=Sum("amount"), money=Sum("money"))
         .order_by()
     )
-    return [{**row, "day": days[row.pop("bucket")]} for row in rows]
+    rows = [renamed(row, day="bucket") for row in rows]
+    return [{**row, "day": days[row["day"]]} for row in rows]
 
 
 def rects(bars: list[dict], width: str, css: str) -> str:
@@ -272,28 +322,22 @@ def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
         priced.annotate(bucket=bucket(starts)).values(*GROUPED, "bucket").annotate(Sum("money"))
     )
     months = [timezone.localdate(start) for start in starts]
-    return [{**r, "month": months[r.pop("bucket")], "total": r.pop("money__sum")} for r in rows]
+    rows = [renamed(r, month="bucket", total="money__sum") for r in rows]
+    return [{**r, "month": months[r["month"]]} for r in rows]
 
 
 def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
     """The same figures from the monthly roll-up (studio.money) for the months that are
     over, and from the ledger for the live month: the page no longer reads a year of rows."""
     live = rollup.roll_up_closed_months()
-    mine = [c.pk for c in credentials]
-    rolled = MonthlySpend.objects.filter(Q(owner=user) | Q(credential_id__in=mine))
-    data = filters.cleaned_data
-    if data["credential"]:
-        rolled = rolled.filter(credential_id=data["credential"])
-    for name in ("vendor", "kind"):
-        if data[name]:
-            rolled = rolled.filter(**{name: data[name]})
+    rolled = filters.apply_rolled(visible_rolled(MonthlySpend, user, credentials))
     rows = list(
         rolled.filter(month__lt=live, total__isnull=False)
         .values(*GROUPED, "month")
         .annotate(money__sum=Sum("total"))
         .order_by()
     )
-    rows = [{**r, "total": r.pop("money__sum")} for r in rows]
+    rows = [renamed(r, total="money__sum") for r in rows]
     entries = filters.apply(visible_entries(user, credentials))
     return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
 
@@ -418,7 +462,7 @@ def credits(request: HttpRequest) -> HttpResponse:
         entry.job_url = job_url(entry.generation_id) if entry.generation_id else ""
         entry.kind_label = kinds.get(entry.kind, entry.kind)
     today = timezone.localdate()
-    days = daily(entries, today)
+    days = daily(request.user, credentials, filters, today)
     ctx = {
         "filters": filters,
         "summaries": summaries(request.user, credentials),

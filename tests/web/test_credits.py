@@ -130,7 +130,7 @@ def test_a_balance_of_one_is_singular_in_both_languages(alice_client, alice):
 def test_the_daily_chart_puts_spend_on_the_readers_local_day(alice):
     """Each row lands on its local day, up to the microsecond at either edge of a day, and
     spend from before the chart's first day is left out (the bucket is written in SQL)."""
-    from studio.web.credits import CHART_DAYS, daily, start_of, visible_entries
+    from studio.web.credits import CHART_DAYS, ledger_daily, start_of, visible_entries
 
     with timezone.override("Asia/Shanghai"):
         today = timezone.localdate()
@@ -146,7 +146,8 @@ def test_the_daily_chart_puts_spend_on_the_readers_local_day(alice):
         for amount, moment in moments.items():
             row = entry(alice, None, amount)
             CreditEntry.objects.filter(pk=row.pk).update(created_at=moment)
-        rows = daily(visible_entries(alice, []), today)
+        days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+        rows = ledger_daily(visible_entries(alice, []), days)
     by_day = {row["day"]: row["total"] for row in rows}
     assert by_day == {
         today: Decimal("1"),
@@ -154,3 +155,51 @@ def test_the_daily_chart_puts_spend_on_the_readers_local_day(alice):
         first: Decimal("4"),
         first + timedelta(days=13): Decimal("16"),
     }
+
+
+def test_the_charts_read_the_same_spend_from_the_daily_rollup(
+    alice, bob, django_assert_num_queries
+):
+    """The days that are over come from the daily roll-up, the last two from the ledger: for
+    every filter, the charts' rows are the ledger's own, and the roll-up keeps only the
+    charts' days."""
+    from studio.money.models import DailySpend, RolledDay
+    from studio.web.credits import (
+        CHART_DAYS,
+        LedgerFilters,
+        daily,
+        ledger_daily,
+        visible_entries,
+    )
+
+    key = add_credential(alice, "girlgenerator", "studio key", "sk-girl-0123456789")
+    today = timezone.localdate()
+    for days_ago in range(0, CHART_DAYS + 5, 2):
+        entry(alice, key, "2", days_ago=days_ago, money=Decimal("0.3"), currency="CNY")
+        entry(alice, None, "1", unit="images", kind="images", days_ago=days_ago + 1)
+        entry(bob, key, "5", days_ago=days_ago, money=Decimal("0.75"), currency="CNY")
+    entry(bob, None, "7", days_ago=3)  # bob's own: not alice's to see
+    entry(alice, None, "0", days_ago=4)  # the demo's zero rows are left out
+    old = DailySpend.objects.create(day=today - timedelta(days=90), owner=alice, vendor="demo")
+
+    days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
+    filters = [
+        {},
+        {"credential": str(key.pk)},
+        {"vendor": "girlgenerator"},
+        {"kind": "images"},
+        {"start": str(days[10]), "end": str(days[20])},
+        {"end": "not a day"},
+    ]
+    for data in filters:
+        form = LedgerFilters(data, [key])
+        from_ledger = ledger_daily(form.apply(visible_entries(alice, [key])), days)
+        shown = daily(alice, [key], form, today)
+        assert sorted(shown, key=repr) == sorted(from_ledger, key=repr), data
+        assert bool(shown) == (data != {"end": "not a day"})
+
+    rolled = set(RolledDay.objects.values_list("day", flat=True))
+    assert rolled == set(days[:-2]) and not DailySpend.objects.filter(pk=old.pk).exists()
+    assert DailySpend.objects.filter(day=days[0]).exists()
+    with django_assert_num_queries(3):  # nothing left to roll up: one query for that
+        daily(alice, [key], LedgerFilters({}, [key]), today)

@@ -114,10 +114,11 @@ def test_the_credits_page_costs_the_same_at_any_size(
     alice_client, alice, count, django_assert_num_queries
 ):
     fill(alice, count)
-    alice_client.get("/credits/")  # the first load after a month ends rolls that month up
-    # Session, user, keys, both charts (one query), one page of the ledger and its members;
-    # each key's spend and the money totals, each from the roll-up's last month, the rolled
+    alice_client.get("/credits/")  # the first load after a month or a day ends rolls it up
+    # Session, user, keys, one page of the ledger and its members; both charts, from the
+    # daily roll-up's last day, its rolled days and the ledger's last two days; each key's
+    # spend and the money totals, each from the monthly roll-up's last month, the rolled
     # months and the live month's rows.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         r = alice_client.get("/credits/")
     assert r.status_code == 200
