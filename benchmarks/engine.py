@@ -193,8 +193,7 @@ def run_studio(studio: Studio, jobs: list[tuple[str, float]], arrival_s: float, 
     peak = 0
     for i, (prompt, _duration) in enumerate(jobs):
         target = arrival_s * i / len(jobs)
-        while clock() < target:
-            time.sleep(min(0.05, target - clock()))
+        harness.wait_until(clock, target)
         studio.submit(prompt, model, params)
         if i % 25 == 0:
             peak = max(peak, studio.in_flight())
@@ -271,8 +270,7 @@ class Naive:
         threads = []
         for i, prompt in enumerate(prompts):
             target = arrival_s * i / len(prompts)
-            while clock() < target:
-                time.sleep(min(0.05, target - clock()))
+            harness.wait_until(clock, target)
             thread = threading.Thread(target=self.run_one, args=(prompt,), daemon=True)
             thread.start()
             threads.append(thread)

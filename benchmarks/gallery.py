@@ -324,23 +324,7 @@ def report(result: dict) -> list[str]:
         f"Gallery ({result['database']}, {result['images']:,} images, {result['machine']['cpu']})"
     ]
     for name, f in result["pages"].items():
-        ms = f["ms"]
-        lines.append(
-            harness.line(
-                f"{name}: server time median / p95",
-                f"{ms['median']:.1f} / {ms['p95']:.1f} ms",
-                f"median < {GOAL_MS:.0f} ms",
-                ms["median"] < GOAL_MS and f["status"] == 200,
-            )
-        )
-        lines.append(
-            harness.line(
-                f"{name}: queries (10,000 vs 10 images)",
-                f"{f['queries']} vs {f['queries_with_10_images']}",
-                "constant",
-                f["queries"] == f["queries_with_10_images"],
-            )
-        )
+        lines += harness.page_lines(name, f, GOAL_MS, "10,000 vs 10 images")
     rollup = result.get("credits_rollup")
     if rollup:
         now, whole, bare = (

@@ -142,12 +142,39 @@ def line(label: str, value: str, goal: str = "", ok: bool | None = None) -> str:
     return f"  {label:<44} {value:<22}{goal}{mark}"
 
 
+def page_lines(name: str, page: dict, goal_ms: float, sizes: str) -> tuple[str, str]:
+    """A page's server time against its goal, and its query count against the same page of a
+    small user (`sizes` names the two)."""
+    ms = page["ms"]
+    return (
+        line(
+            f"{name}: server time median / p95",
+            f"{ms['median']:.1f} / {ms['p95']:.1f} ms",
+            f"median < {goal_ms:.0f} ms",
+            ms["median"] < goal_ms and page["status"] == 200,
+        ),
+        line(
+            f"{name}: queries ({sizes})",
+            f"{page['queries']} vs {page['queries_with_10_images']}",
+            "constant",
+            page["queries"] == page["queries_with_10_images"],
+        ),
+    )
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.started = time.monotonic()
 
     def __call__(self) -> float:
         return time.monotonic() - self.started
+
+
+def wait_until(clock: Stopwatch, target: float) -> None:
+    """Sleeps until the stopwatch reads `target` (at once if it is past: a negative sleep is
+    an error, and the clock can pass the target between the check and the sleep)."""
+    while (left := target - clock()) > 0:
+        time.sleep(min(0.05, left))
 
 
 def run_quietly(args: list[str], **kwargs) -> subprocess.CompletedProcess:

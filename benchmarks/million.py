@@ -225,31 +225,17 @@ def report(result: dict) -> list[str]:
         harness.line("load: rows, ANALYZE, roll-up", f"{result['load_s']['total']:.0f} s"),
     ]
     for name, f in result["pages"].items():
-        ms = f["ms"]
-        lines.append(
-            harness.line(
-                f"{name}: server time median / p95",
-                f"{ms['median']:.1f} / {ms['p95']:.1f} ms",
-                f"median < {GOAL_MS:.0f} ms",
-                ms["median"] < GOAL_MS and f["status"] == 200,
-            )
-        )
+        took, queries = harness.page_lines(name, f, GOAL_MS, f"{BIG:,} vs {SMALL} images")
+        lines.append(took)
         if "ms_at_10000" in f:
             ref = f["ms_at_10000"]["median"]
             lines.append(
                 harness.line(
                     f"  ÷ {REFERENCE:,} images, same rounds",
-                    f"{ms['median'] / ref:.2f}× ({ref:.1f} ms)",
+                    f"{f['ms']['median'] / ref:.2f}× ({ref:.1f} ms)",
                 )
             )
-        lines.append(
-            harness.line(
-                f"{name}: queries ({BIG:,} vs {SMALL} images)",
-                f"{f['queries']} vs {f['queries_with_10_images']}",
-                "constant",
-                f["queries"] == f["queries_with_10_images"],
-            )
-        )
+        lines.append(queries)
     return lines
 
 

@@ -273,7 +273,7 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
     prompts = list(durations)
     for i, prompt in enumerate(prompts):
         target = i / rate
-        wait_until(clock, target)
+        harness.wait_until(clock, target)
         submit(owner, credential, prompt)
         if i % 25 == 24:
             peak = max(peak, in_flight(owner))
@@ -331,11 +331,6 @@ def studio_run(fake, owner, credential, workers, durations: dict, rate: float) -
         "database_cpu_s_per_job": database / jobs,
         "tasks_per_cluster": tasks,
     }
-
-
-def wait_until(clock, target: float) -> None:
-    while (left := target - clock()) > 0:
-        time.sleep(min(0.05, left))
 
 
 def store_task_times(done) -> tuple[list[float], list[float]]:
@@ -404,7 +399,7 @@ class Ideal:
         threads = []
         for i, prompt in enumerate(self.durations):
             target = i / rate
-            wait_until(clock, target)
+            harness.wait_until(clock, target)
             thread = threading.Thread(target=self.run_one, args=(prompt,), daemon=True)
             thread.start()
             threads.append(thread)
