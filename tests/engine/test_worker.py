@@ -101,9 +101,23 @@ def test_a_worker_killed_mid_submit_leaves_an_unknown_outcome_never_a_second_pos
 SWEEP_INTERVAL = timedelta(seconds=90)
 
 
-def test_a_job_killed_mid_submit_ends_within_one_sweep_of_its_deadline(alice, start_fake, worker):
+def sweep_every_minute() -> None:
+    """The sweep's schedule as the migration makes it (the test database loses it between
+    tests), due now."""
     from django_q.models import Schedule
 
+    Schedule.objects.update_or_create(
+        name="recover generations",
+        defaults={
+            "func": "studio.engine.tasks.recover_generations",
+            "schedule_type": "I",
+            "minutes": 1,
+            "next_run": timezone.now(),
+        },
+    )
+
+
+def test_a_job_killed_mid_submit_ends_within_one_sweep_of_its_deadline(alice, start_fake, worker):
     fake = start_fake("aioagi", sync_s=60)  # the vendor takes its time to answer
     generation = create_generation(
         alice,
@@ -114,16 +128,7 @@ def test_a_job_killed_mid_submit_ends_within_one_sweep_of_its_deadline(alice, st
     )
     deadline = timezone.now() + timedelta(seconds=8)
     Generation.objects.filter(pk=generation.pk).update(deadline=deadline)
-    # The sweep's schedule as the migration makes it (the test database loses it between tests).
-    Schedule.objects.update_or_create(
-        name="recover generations",
-        defaults={
-            "func": "studio.engine.tasks.recover_generations",
-            "schedule_type": "I",
-            "minutes": 1,
-            "next_run": timezone.now(),
-        },
-    )
+    sweep_every_minute()
     worker.start()
     wait_for(lambda: posts(fake), 30, message="the POST never arrived")
     worker.kill()
@@ -150,7 +155,6 @@ def test_tasks_the_broker_lost_are_redone_by_the_scheduled_sweep(alice, start_fa
     it once the task's grace has passed: within one sweep (90 s) of that, never a second
     POST (docs/engine.md, "Redis")."""
     from django_q.brokers import get_broker
-    from django_q.models import Schedule
 
     fakes = [start_fake("girlgenerator"), start_fake("chatfire")]
 
@@ -182,16 +186,7 @@ def test_tasks_the_broker_lost_are_redone_by_the_scheduled_sweep(alice, start_fa
         downloading_at=timezone.now() - store.STORE_QUEUE_GRACE
     )
     Lease.objects.filter(name__startswith="poller").update(expires_at=timezone.now())
-    # The sweep's schedule as the migration makes it (the test database loses it between tests).
-    Schedule.objects.update_or_create(
-        name="recover generations",
-        defaults={
-            "func": "studio.engine.tasks.recover_generations",
-            "schedule_type": "I",
-            "minutes": 1,
-            "next_run": timezone.now(),
-        },
-    )
+    sweep_every_minute()
     started = time.monotonic()
     worker.start()  # nothing but the cluster and its schedule from here on
     for generation in (queued, running, delivered):
