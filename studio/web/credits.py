@@ -191,7 +191,16 @@ def rects(bars: list[dict], width: str, css: str) -> str:
     )
 
 
-def charts(rows: list[dict], today: date) -> list[dict]:
+def chart_labels(today: date) -> list[str]:
+    """The charts' 30 days as the reader writes a date, formatted once for both charts."""
+    first = today - timedelta(days=CHART_DAYS - 1)
+    return [
+        formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
+        for i in range(CHART_DAYS)
+    ]
+
+
+def charts(rows: list[dict], today: date, day_labels: list[str]) -> list[dict]:
     """One bar chart per unit (credits, images, tokens): they cannot share an axis."""
     first = today - timedelta(days=CHART_DAYS - 1)
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
@@ -202,7 +211,6 @@ def charts(rows: list[dict], today: date) -> list[dict]:
     slot = CHART_WIDTH / CHART_DAYS
     # The bars' numbers and titles are formatted once here rather than by template filters
     # on each of 60 bars (benchmarks/README.md: the credits page).
-    day_labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in days]
     for unit, totals in sorted(by_unit.items()):
         peak = max(totals.values()) or Decimal(1)
         bars = []
@@ -234,7 +242,7 @@ def charts(rows: list[dict], today: date) -> list[dict]:
     return result
 
 
-def money_chart(rows: list[dict], today: date) -> list[dict]:
+def money_chart(rows: list[dict], today: date, day_labels: list[str]) -> list[dict]:
     """Daily spend in money, one stacked bar per day with a segment per vendor; one chart
     per currency (they cannot share an axis either)."""
     first = today - timedelta(days=CHART_DAYS - 1)
@@ -245,10 +253,6 @@ def money_chart(rows: list[dict], today: date) -> list[dict]:
     for row in rows:
         table[row["currency"]][row["day"]][row["vendor"]] += row["money"]
     slot = CHART_WIDTH / CHART_DAYS
-    day_labels = [
-        formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
-        for i in range(CHART_DAYS)
-    ]
     vendor_labels = {v: vendor_label(v) for v in {r["vendor"] for r in rows}}
     result = []
     for currency, days in sorted(table.items()):
@@ -326,10 +330,12 @@ def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
     return [{**r, "month": months[r["month"]]} for r in rows]
 
 
-def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+def rolled_months(
+    user, credentials: list[Credential], filters: LedgerFilters, live: date
+) -> list[dict]:
     """The same figures from the monthly roll-up (studio.money) for the months that are
-    over, and from the ledger for the live month: the page no longer reads a year of rows."""
-    live = rollup.roll_up_closed_months()
+    over (before `live`), and from the ledger for the live month: the page no longer reads a
+    year of rows."""
     rolled = filters.apply_rolled(visible_rolled(MonthlySpend, user, credentials))
     rows = list(
         rolled.filter(month__lt=live, total__isnull=False)
@@ -342,13 +348,15 @@ def rolled_months(user, credentials: list[Credential], filters: LedgerFilters) -
     return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
 
 
-def spend_by_month(user, credentials: list[Credential], filters: LedgerFilters) -> list[dict]:
+def spend_by_month(
+    user, credentials: list[Credential], filters: LedgerFilters, live: date
+) -> list[dict]:
     if not filters.is_valid():
         return []
     if filters.cleaned_data["start"] or filters.cleaned_data["end"]:
         # A span of days cuts months in two: only the ledger itself knows those parts.
         return ledger_months(filters.apply(visible_entries(user, credentials)))
-    return rolled_months(user, credentials, filters)
+    return rolled_months(user, credentials, filters, live)
 
 
 def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
@@ -397,11 +405,10 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
     return {name: listed(name, sums[name]) for name in groups}
 
 
-def summaries(owner, credentials: list[Credential]) -> list[dict]:
+def summaries(owner, credentials: list[Credential], live: date) -> list[dict]:
     """Each key's spend in units since it was first used: the monthly roll-up's rows for the
     months that are over, and the ledger's for the live month (a sum over a user's whole
     ledger was most of the page at 100,000 images: benchmarks/README.md, million)."""
-    live = rollup.roll_up_closed_months()
     mine = [c.pk for c in credentials]
     rolled = (
         MonthlySpend.objects.filter(Q(owner=owner) | Q(credential_id__in=mine), month__lt=live)
@@ -463,12 +470,17 @@ def credits(request: HttpRequest) -> HttpResponse:
         entry.kind_label = kinds.get(entry.kind, entry.kind)
     today = timezone.localdate()
     days = daily(request.user, credentials, filters, today)
+    # The first month still read from the ledger, once the months before it are rolled up.
+    live = rollup.roll_up_closed_months()
+    labels = chart_labels(today)
     ctx = {
         "filters": filters,
-        "summaries": summaries(request.user, credentials),
-        "charts": charts(days, today),
-        "money_charts": money_chart(days, today),
-        "totals": money_totals(request.user, spend_by_month(request.user, credentials, filters)),
+        "summaries": summaries(request.user, credentials, live),
+        "charts": charts(days, today, labels),
+        "money_charts": money_chart(days, today, labels),
+        "totals": money_totals(
+            request.user, spend_by_month(request.user, credentials, filters, live)
+        ),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
