@@ -183,6 +183,10 @@ def test_the_charts_read_the_same_spend_from_the_daily_rollup(
     old = DailySpend.objects.create(day=today - timedelta(days=90), owner=alice, vendor="demo")
 
     days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
+
+    def row_key(row):
+        return row["unit"], row["vendor"], row["currency"], row["day"]
+
     filters = [
         {},
         {"credential": str(key.pk)},
@@ -195,7 +199,7 @@ def test_the_charts_read_the_same_spend_from_the_daily_rollup(
         form = LedgerFilters(data, [key])
         from_ledger = ledger_daily(form.apply(visible_entries(alice, [key])), days)
         shown = daily(alice, [key], form, today)
-        assert sorted(shown, key=repr) == sorted(from_ledger, key=repr), data
+        assert sorted(shown, key=row_key) == sorted(from_ledger, key=row_key), data
         assert bool(shown) == (data != {"end": "not a day"})
 
     rolled = set(RolledDay.objects.values_list("day", flat=True))
