@@ -657,25 +657,37 @@ def live_from(now: datetime | None = None) -> date:
     return yesterday.replace(day=1)
 
 
-def roll_up_month(month: date) -> bool:
-    """Rolls up one month that is over; False if another process already has."""
-    start, end = local_start(month), local_start(next_month(month))
+def roll_up(marker, spend, key: str, period: date, end: date, grouped: tuple[str, ...]) -> bool:
+    """Rolls the ledger's rows from `period` up to `end` (local days) into `spend` rows by
+    `grouped`, once: `marker` (RolledMonth or RolledDay, unique on `key`) is created first,
+    so that a concurrent roll-up of the same period fails there and rolls back. False if
+    another process already has."""
     try:
         with transaction.atomic():
-            # First, so that a concurrent roll-up of the same month fails here and rolls back.
-            RolledMonth.objects.create(month=month)
+            marker.objects.create(**{key: period})
             rows = (
-                CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-                # The credits page leaves out the demo's zero rows; so does its roll-up.
+                CreditEntry.objects.filter(
+                    created_at__gte=local_start(period), created_at__lt=local_start(end)
+                )
+                # The credits page leaves out the demo's zero rows; so do its roll-ups.
                 .exclude(vendor="demo", amount=0)
-                .values("owner_id", "credential_id", "vendor", "model", "kind", "currency", "unit")
+                .values(*grouped)
                 .annotate(total=Sum("money"), amount=Sum("amount"))
                 .order_by()
             )
-            MonthlySpend.objects.bulk_create([MonthlySpend(month=month, **row) for row in rows])
+            spend.objects.bulk_create([spend(**{key: period}, **row) for row in rows])
     except IntegrityError:
         return False
     return True
+
+
+SPENT_BY = ("owner_id", "credential_id", "vendor", "kind", "currency", "unit")
+
+
+def roll_up_month(month: date) -> bool:
+    """Rolls up one month that is over; False if another process already has."""
+    grouped = (*SPENT_BY, "model")
+    return roll_up(RolledMonth, MonthlySpend, "month", month, next_month(month), grouped)
 
 
 def roll_up_closed_months(now: datetime | None = None) -> date:
@@ -712,21 +724,7 @@ def live_day(now: datetime | None = None) -> date:
 
 def roll_up_day(day: date) -> bool:
     """Rolls up one day that is over; False if another process already has."""
-    start, end = local_start(day), local_start(day + timedelta(days=1))
-    try:
-        with transaction.atomic():
-            RolledDay.objects.create(day=day)  # first, as in roll_up_month
-            rows = (
-                CreditEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-                .exclude(vendor="demo", amount=0)
-                .values("owner_id", "credential_id", "vendor", "kind", "currency", "unit")
-                .annotate(total=Sum("money"), amount=Sum("amount"))
-                .order_by()
-            )
-            DailySpend.objects.bulk_create([DailySpend(day=day, **row) for row in rows])
-    except IntegrityError:
-        return False
-    return True
+    return roll_up(RolledDay, DailySpend, "day", day, day + timedelta(days=1), SPENT_BY)
 
 
 def roll_up_closed_days(first: date, now: datetime | None = None) -> date:

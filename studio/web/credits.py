@@ -59,25 +59,10 @@ class LedgerFilters(forms.Form):
         self.fields["credential"].choices = anything + [(str(c.pk), str(c)) for c in credentials]
         self.fields["vendor"].choices = anything + [(k, vendor_label(k)) for k in ADAPTERS]
 
-    def apply(self, entries: QuerySet) -> QuerySet:
-        if not self.is_valid():
-            return entries.none()
-        data = self.cleaned_data
-        if data["credential"]:
-            entries = entries.filter(credential_id=data["credential"])
-        for name in ("vendor", "kind"):
-            if data[name]:
-                entries = entries.filter(**{name: data[name]})
-        if data["start"]:
-            entries = entries.filter(created_at__gte=start_of(data["start"]))
-        if data["end"]:
-            entries = entries.filter(created_at__lt=start_of(data["end"] + timedelta(days=1)))
-        return entries
-
-    def apply_rolled(self, rows: QuerySet) -> QuerySet:
-        """The same filters on a roll-up's rows (studio.money), which keep each row's key id,
-        vendor and kind. A span of days only on the daily roll-up's: a month cut by one is
-        read from the ledger instead (spend_by_month)."""
+    def by_key_vendor_kind(self, rows: QuerySet) -> QuerySet:
+        """The filters that every spend row answers, on the ledger and on the roll-ups
+        (studio.money), which keep each row's key id, vendor and kind; no rows at all if the
+        form is invalid."""
         if not self.is_valid():
             return rows.none()
         data = self.cleaned_data
@@ -86,9 +71,25 @@ class LedgerFilters(forms.Form):
         for name in ("vendor", "kind"):
             if data[name]:
                 rows = rows.filter(**{name: data[name]})
-        if data["start"]:
+        return rows
+
+    def apply(self, entries: QuerySet) -> QuerySet:
+        entries = self.by_key_vendor_kind(entries)
+        data = getattr(self, "cleaned_data", {})
+        if data.get("start"):
+            entries = entries.filter(created_at__gte=start_of(data["start"]))
+        if data.get("end"):
+            entries = entries.filter(created_at__lt=start_of(data["end"] + timedelta(days=1)))
+        return entries
+
+    def apply_rolled(self, rows: QuerySet) -> QuerySet:
+        """The same filters on a roll-up's rows. A span of days only on the daily roll-up's:
+        a month cut by one is read from the ledger instead (spend_by_month)."""
+        rows = self.by_key_vendor_kind(rows)
+        data = getattr(self, "cleaned_data", {})
+        if data.get("start"):
             rows = rows.filter(day__gte=data["start"])
-        if data["end"]:
+        if data.get("end"):
             rows = rows.filter(day__lte=data["end"])
         return rows
 
