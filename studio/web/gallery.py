@@ -3,6 +3,7 @@ page; favourites; soft delete with undo."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -14,8 +15,11 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, formats, timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -24,7 +28,7 @@ from studio.downloads import services as downloads
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import Generation, Image
-from studio.templatetags.studio import vendor_label
+from studio.templatetags.studio import alt_text, aspect_class, truncated, vendor_label
 from studio.web import search
 from studio.web.forms import reference_target
 from studio.web.owned import get_image_for_user
@@ -120,11 +124,17 @@ def start_of(day) -> datetime:
 def gallery(request: HttpRequest) -> HttpResponse:
     filters = GalleryFilters(request.GET, request.user)
     images = Image.objects.visible().filter(owner=request.user)
-    images = filters.apply(images).select_related("generation")
+    # Only what a tile shows: a job's params and errors are not read here.
+    images = (
+        filters.apply(images)
+        .select_related("generation")
+        .only(*TILE_FIELDS, *(f"generation__{name}" for name in TILE_JOB_FIELDS))
+    )
     page, next_cursor = keyset_page(images, request.GET.get("after"), PAGE_SIZE)
     ctx = {
         "filters": filters,
         "images": with_links(page),
+        "tiles": tiles_html(page),
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
         "is_first_page": not request.GET.get("after"),
         "deleted": recently_deleted(request),
@@ -135,7 +145,10 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return render(request, "studio/gallery.html", ctx)
 
 
-# Each tile's links, by the name the template gives them.
+# The columns a tile reads (and the keyset cursor: created_at, id).
+TILE_FIELDS = ("generation", "created_at", "favourite", "width", "height")
+TILE_JOB_FIELDS = ("prompt", "vendor", "model")
+# Each tile's links, by their name in TILE.
 TILE_LINKS = {
     "page": "image",
     "file": "image_file",
@@ -152,6 +165,77 @@ def with_links(images: list[Image]) -> list[Image]:
     for image in images:
         image.links = {name: url(image.pk) for name, url in urls.items()}
     return images
+
+
+# One gallery tile. Built in Python, as the admin builds its change list's rows: through the
+# template engine, 48 tiles of some 40 variables each were half the page's time at a million
+# images (benchmarks/README.md, million). Every value is escaped (`html.escape`, which Django's
+# `escape` wraps; format_html's lazy-string checks on 1,000 values were a tenth of the page),
+# except `select` and `fav_mark`, built here from escaped parts. Ids and sizes are plain
+# numbers, never localized.
+TILE = """<li class="tile {aspect}" data-id="{pk}">
+  <input type="checkbox" class="tile-check" name="image" value="{pk}" form="bulk-form" \
+id="select-{pk}">
+  <label for="select-{pk}" class="visually-hidden">{select}</label>
+  <a href="{page}" class="tile-link" data-full="{file}" data-download="{download}" \
+data-favourite="{favourite}" data-reference="{reference}" data-again="{again}" \
+data-fav="{fav}" data-width="{width}" data-height="{height}" data-prompt="{prompt}">
+    <img src="{thumbnail}" srcset="{thumbnail} 512w, {file} {width}w" \
+sizes="(max-width: 640px) 50vw, 256px" width="{width}" height="{height}" loading="lazy" \
+decoding="async" alt="{alt}">
+    <span class="tile-info">
+      <span class="tile-prompt">{short_prompt}</span>
+      <span>{vendor} · {model}</span>
+      <time datetime="{iso}">{when}</time>
+    </span>
+  </a>
+  <a class="tile-add" href="{add_url}?image={pk}" title="{add_label}">+<span \
+class="visually-hidden">{add_label}</span></a>{fav_mark}
+</li>
+"""
+FAV_MARK = '<span class="fav-mark" title="{0}">★<span class="visually-hidden">{0}</span></span>'
+
+
+def tiles_html(images: list[Image]) -> str:
+    """The page's tiles, for images from `with_links` (with their generation selected)."""
+    select = _("Select: %(prompt)s")
+    add_label = _("Add to collection")
+    fav_mark = format_html(FAV_MARK, _("Favourite"))
+    add_url = reverse("add_to_collection")
+    again = reverse("generate") + "?from="
+    when_format = formats.get_format("SHORT_DATETIME_FORMAT")
+    vendors: dict[str, str] = {}
+    tiles = []
+    for image in images:
+        generation = image.generation
+        prompt = generation.prompt
+        vendor = generation.vendor
+        if vendor not in vendors:
+            vendors[vendor] = vendor_label(vendor)
+        values = {
+            "pk": image.pk,
+            "aspect": aspect_class(image),
+            "again": f"{again}{image.generation_id}",
+            "fav": "1" if image.favourite else "0",
+            "width": image.width,
+            "height": image.height,
+            "prompt": prompt,
+            "alt": alt_text(prompt),
+            "short_prompt": truncated(prompt, 140),
+            "vendor": vendors[vendor],
+            "model": generation.model,
+            "iso": image.created_at.isoformat(),
+            "when": dateformat.format(timezone.localtime(image.created_at), when_format),
+            "add_url": add_url,
+            "add_label": add_label,
+            **image.links,
+        }
+        escaped = {name: html.escape(str(value)) for name, value in values.items()}
+        # As {% blocktranslate %} does: the message is trusted, the prompt escaped.
+        escaped["select"] = select % {"prompt": html.escape(truncated(prompt, 60))}
+        escaped["fav_mark"] = fav_mark if image.favourite else ""
+        tiles.append(TILE.format_map(escaped))
+    return mark_safe("".join(tiles))
 
 
 def recently_deleted(request: HttpRequest) -> list[Image]:
