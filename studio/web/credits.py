@@ -4,6 +4,7 @@ the ledger with filters and CSV export."""
 from __future__ import annotations
 
 import csv
+import html
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ from django.db.models import IntegerField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import formats, timezone
+from django.utils import dateformat, formats, timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +30,7 @@ from studio.money import services as rollup
 from studio.money.models import DailySpend, MonthlySpend
 from studio.money.services import money
 from studio.money.templatetags.money import units
-from studio.templatetags.studio import vendor_label
+from studio.templatetags.studio import amount, vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
@@ -182,11 +183,13 @@ def ledger_daily(entries: QuerySet, days: list[date]) -> list[dict]:
 def rects(bars: list[dict], width: str, css: str) -> str:
     """A chart's bars as SVG. The coordinates are numbers formatted here; the class and the
     title are escaped. A template loop over 200 bars with six lookups each was a third of the
-    page's time, and format_html on each bar still 2 ms of it (benchmarks/README.md)."""
+    page's time, and format_html on each bar still 2 ms of it (benchmarks/README.md); Django's
+    `escape` (html.escape behind a check for lazy strings) 1 ms."""
     return mark_safe(
         "".join(
             f'<rect x="{bar["x"]}" y="{bar["y"]}" width="{width}" height="{bar["height"]}" '
-            f'class="{escape(css.format(**bar))}"><title>{escape(bar["title"])}</title></rect>'
+            f'class="{html.escape(css.format(**bar))}"><title>{html.escape(bar["title"])}</title>'
+            "</rect>"
             for bar in bars
         )
     )
@@ -215,8 +218,13 @@ def charts(rows: list[dict], today: date, day_labels: list[str]) -> list[dict]:
     for unit, totals in sorted(by_unit.items()):
         peak = max(totals.values()) or Decimal(1)
         bars = []
+        # A value written once per chart: days repeat the same few totals (and zeros), and
+        # number formatting for the reader's locale is most of a bar's cost.
+        written: dict[Decimal, str] = {}
         for i, day in enumerate(days):
             value = totals.get(day, Decimal(0))
+            if value not in written:
+                written[value] = units(value, unit)
             height = round(float(value / peak) * CHART_HEIGHT, 1) if value else 0
             bars.append(
                 {
@@ -224,7 +232,7 @@ def charts(rows: list[dict], today: date, day_labels: list[str]) -> list[dict]:
                     "x": f"{i * slot + 1:.1f}",
                     "y": f"{CHART_HEIGHT - height:.1f}",
                     "height": f"{height:.1f}",
-                    "title": f"{day_labels[i]}: {units(value, unit)}",
+                    "title": f"{day_labels[i]}: {written[value]}",
                 }
             )
         total = sum(totals.values(), Decimal(0))
@@ -349,15 +357,54 @@ def rolled_months(
     return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
 
 
+def spend_months(user, credentials: list[Credential], live: date) -> list[dict]:
+    """All of the user's visible spend by GROUPED, unit and month, in units and in money
+    (None where unpriced): the monthly roll-up's rows for the months that are over, the
+    ledger's for the live months. Both the keys' spend and the unfiltered money totals are
+    read from these rows: two queries where each read its own two."""
+    rolled = (
+        visible_rolled(MonthlySpend, user, credentials)
+        .filter(month__lt=live)
+        .values(*GROUPED, "unit", "month")
+        .annotate(units=Sum("amount"), spent=Sum("total"))
+        .order_by()
+    )
+    starts = month_starts(start_of(live), timezone.now())
+    months = [timezone.localdate(start) for start in starts]
+    recent = (
+        visible_entries(user, credentials)
+        .filter(created_at__gte=starts[0])
+        .annotate(bucket=bucket(starts))
+        .values(*GROUPED, "unit", "bucket")
+        .annotate(units=Sum("amount"), spent=Sum("money"))
+        .order_by()
+    )
+    rows = [renamed(row, month="bucket") for row in recent]
+    return [*rolled, *({**row, "month": months[row["month"]]} for row in rows)]
+
+
 def spend_by_month(
-    user, credentials: list[Credential], filters: LedgerFilters, live: date
+    user, credentials: list[Credential], filters: LedgerFilters, months: list[dict], live: date
 ) -> list[dict]:
+    """The priced spend that the filters keep, by GROUPED and month, for money_totals;
+    `months` are spend_months' rows, which serve an unfiltered page."""
     if not filters.is_valid():
         return []
-    if filters.cleaned_data["start"] or filters.cleaned_data["end"]:
+    data = filters.cleaned_data
+    if data["start"] or data["end"]:
         # A span of days cuts months in two: only the ledger itself knows those parts.
         return ledger_months(filters.apply(visible_entries(user, credentials)))
+    if not any(data.values()):
+        return [{**row, "total": row["spent"]} for row in months if row["spent"] is not None]
     return rolled_months(user, credentials, filters, live)
+
+
+def member_names(user, ids: set[int]) -> dict[int, str]:
+    """Usernames by id: the user's own without a query, others' (spend on one's team keys)
+    in one."""
+    others = ids - {user.pk}
+    names = dict(User.objects.filter(pk__in=others).values_list("pk", "username")) if others else {}
+    return {**names, user.pk: user.get_username()}
 
 
 def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
@@ -366,9 +413,7 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
     if not rows:
         return {name: [] for name in ("vendor", "model", "key", "member", "month")}
     keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
-    names = dict(
-        User.objects.filter(pk__in={r["owner_id"] for r in rows}).values_list("pk", "username")
-    )
+    names = member_names(user, {r["owner_id"] for r in rows})
     groups = {
         "vendor": ("vendor",),
         "model": ("vendor", "model"),
@@ -406,25 +451,11 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
     return {name: listed(name, sums[name]) for name in groups}
 
 
-def summaries(owner, credentials: list[Credential], live: date) -> list[dict]:
-    """Each key's spend in units since it was first used: the monthly roll-up's rows for the
-    months that are over, and the ledger's for the live month (a sum over a user's whole
-    ledger was most of the page at 100,000 images: benchmarks/README.md, million)."""
+def summaries(owner, credentials: list[Credential], found: list[dict]) -> list[dict]:
+    """Each key's spend in units since it was first used, from spend_months' rows (a sum over
+    a user's whole ledger was most of the page at 100,000 images: benchmarks/README.md,
+    million)."""
     mine = [c.pk for c in credentials]
-    rolled = (
-        MonthlySpend.objects.filter(Q(owner=owner) | Q(credential_id__in=mine), month__lt=live)
-        .values("credential_id", "vendor", "unit")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    recent = (
-        visible_entries(owner, credentials)
-        .filter(created_at__gte=start_of(live))
-        .values("credential_id", "vendor", "unit")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    found = [*rolled, *recent]
     # Team keys of others that this user spent on; the roll-up keeps a deleted key's id, which
     # the ledger's rows have lost: both are spend without a key.
     others = Credential.objects.in_bulk({r["credential_id"] for r in found} - {*mine, None})
@@ -432,7 +463,7 @@ def summaries(owner, credentials: list[Credential], live: date) -> list[dict]:
     totals: dict[tuple, Decimal] = defaultdict(Decimal)
     for row in found:
         pk = row["credential_id"] if row["credential_id"] in known else None
-        totals[(pk, row["vendor"], row["unit"])] += row["total"]
+        totals[(pk, row["vendor"], row["unit"])] += row["units"]
     by_key: dict[tuple, list] = defaultdict(list)
     for (pk, vendor, unit), total in sorted(
         totals.items(),
@@ -450,6 +481,56 @@ def summaries(owner, credentials: list[Credential], live: date) -> list[dict]:
     return rows
 
 
+# One ledger row. Built in Python, as the gallery's tiles are (gallery.TILE): through the
+# template engine, 25 rows of nine cells with a filter each were a sixth of the page's time.
+# Every value is escaped, except the cells built here from escaped parts (key, job, money).
+LEDGER_ROW = """      <tr>
+        <td><time datetime="{iso}">{when}</time></td>
+        <td>{vendor}</td>
+        <td>{key}</td>
+        <td>{job}</td>
+        <td>{kind}</td>
+        <td class="number">{amount}</td>
+        <td class="number">{balance}</td>
+        <td class="number">{money}</td>
+        <td>{member}</td>
+      </tr>
+"""
+
+
+def ledger_rows(user, entries: list[CreditEntry]) -> str:
+    """The ledger's rows. Members by name, in one small query only when some rows are
+    others' spend on one's own keys (joining the users made SQLite sort the whole ledger
+    for one page: benchmarks/README.md, the credits page)."""
+    names = member_names(user, {e.owner_id for e in entries})
+    job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
+    when_format = formats.get_format("SHORT_DATETIME_FORMAT")
+    no_key = '<span class="muted">—</span>'
+    not_priced = f'<span class="muted">{escape(_("not priced"))}</span>'
+    rows = []
+    for entry in entries:
+        values = {
+            "iso": entry.created_at.isoformat(),
+            "when": dateformat.format(timezone.localtime(entry.created_at), when_format),
+            "vendor": vendor_label(entry.vendor),
+            "kind": kinds.get(entry.kind, entry.kind),
+            "amount": units(entry.amount, entry.unit),
+            "balance": amount(entry.balance_after),
+            "member": names.get(entry.owner_id, ""),
+        }
+        cells = {name: html.escape(str(value)) for name, value in values.items()}
+        credential, job = entry.credential, entry.generation_id
+        cells["key"] = html.escape(credential.label) if credential else no_key
+        cells["job"] = f'<a href="{job_url(job)}">#{job}</a>' if job else ""
+        cells["money"] = (
+            html.escape(money(entry.money, entry.currency))
+            if entry.money is not None
+            else not_priced
+        )
+        rows.append(LEDGER_ROW.format_map(cells))
+    return mark_safe("".join(rows))
+
+
 @login_required
 def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
@@ -459,31 +540,25 @@ def credits(request: HttpRequest) -> HttpResponse:
     # whole ledger for one page (19 ms); alone, the ledger's (owner, -created_at) index serves
     # the page in order (1 ms). benchmarks/README.md: the credits page.
     page, next_cursor = keyset_page(
-        entries.select_related("credential").prefetch_related("owner"),
-        request.GET.get("after"),
-        PAGE_SIZE,
+        entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
     )
-    # Each row's job link and kind label, once for the page rather than a `{% url %}` and a
-    # get_kind_display() per row (benchmarks/README.md, million).
-    job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
-    for entry in page:
-        entry.job_url = job_url(entry.generation_id) if entry.generation_id else ""
-        entry.kind_label = kinds.get(entry.kind, entry.kind)
     today = timezone.localdate()
     days = daily(request.user, credentials, filters, today)
     # The first month still read from the ledger, once the months before it are rolled up.
     live = rollup.roll_up_closed_months()
     labels = chart_labels(today)
+    months = spend_months(request.user, credentials, live)
     ctx = {
         "filters": filters,
-        "summaries": summaries(request.user, credentials, live),
+        "summaries": summaries(request.user, credentials, months),
         "charts": charts(days, today, labels),
         "money_charts": money_chart(days, today, labels),
         "totals": money_totals(
-            request.user, spend_by_month(request.user, credentials, filters, live)
+            request.user, spend_by_month(request.user, credentials, filters, months, live)
         ),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
+        "ledger_rows": ledger_rows(request.user, page),
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
         "export_query": filters.query(),
     }

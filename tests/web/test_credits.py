@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -60,6 +61,22 @@ def test_it_shows_balances_spend_chart_and_ledger(alice_client, alice, bob):
         "<td>图片</td>"
         in alice_client.get("/credits/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     )
+
+
+def test_each_ledger_row_names_its_member_and_escapes_its_key(alice_client, alice, bob):
+    """A teammate's spend on one's key shows under their name, one's own under one's own;
+    the key's label is text."""
+    key = add_credential(alice, "girlgenerator", "<b>team</b> key", "sk-girl-0123456789")
+    entry(alice, key, "2", money=Decimal("0.3"), currency="CNY")
+    entry(bob, key, "5", days_ago=1)
+    rows = re.findall(
+        r"<tr>\s*<td><time.*?</tr>", alice_client.get("/credits/").content.decode(), re.S
+    )
+    assert len(rows) == 2
+    assert rows[0].endswith("<td>alice</td>\n      </tr>") and "¥0.30" in rows[0]
+    assert rows[1].endswith("<td>bob</td>\n      </tr>") and "not priced" in rows[1]
+    assert all("<td>&lt;b&gt;team&lt;/b&gt; key</td>" in row for row in rows)
+    assert all("5 credits" in row for row in rows[1:])
 
 
 def test_the_ledger_filters(alice_client, alice):
