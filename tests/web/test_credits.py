@@ -224,3 +224,42 @@ def test_the_charts_read_the_same_spend_from_the_daily_rollup(
     assert DailySpend.objects.filter(day=days[0]).exists()
     with django_assert_num_queries(3):  # nothing left to roll up: one query for that
         daily(alice, [key], LedgerFilters({}, [key]), today)
+
+
+def test_the_hourly_schedule_rolls_up_the_closed_days_and_months_before_any_page(
+    alice, django_assert_num_queries
+):
+    """The migration schedules roll_up_spend every hour; once it has run, a credits page
+    finds nothing left to roll up."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.utils.module_loading import import_string
+    from django_q.models import Schedule
+
+    from studio.money.models import DailySpend, MonthlySpend, RolledDay, RolledMonth
+    from studio.money.services import live_day, live_from, roll_up_closed_days
+    from studio.web.credits import CHART_DAYS
+
+    migration = import_module("studio.money.migrations.0006_roll_up_schedule")
+    Schedule.objects.filter(name=migration.NAME).delete()  # a flushed test database has none
+    migration.create_schedule(apps, None)
+    schedule = Schedule.objects.get(name=migration.NAME)
+    assert schedule.schedule_type == Schedule.HOURLY
+    key = add_credential(alice, "girlgenerator", "studio key", "sk-girl-0123456789")
+    entry(alice, key, "2", days_ago=3)
+    entry(alice, key, "4", days_ago=70)
+
+    import_string(schedule.func)()
+
+    today = timezone.localdate()
+    first = today - timedelta(days=CHART_DAYS - 1)
+    assert set(RolledDay.objects.values_list("day", flat=True)) == {
+        first + timedelta(days=n) for n in range((live_day() - first).days)
+    }
+    assert DailySpend.objects.get(day=today - timedelta(days=3)).amount == Decimal("2")
+    last_month = (live_from() - timedelta(days=1)).replace(day=1)
+    assert RolledMonth.objects.filter(month=last_month).exists()
+    assert sum(MonthlySpend.objects.values_list("amount", flat=True)) >= Decimal("4")
+    with django_assert_num_queries(1):  # what a page load then asks: the last rolled day
+        roll_up_closed_days(first)
