@@ -499,9 +499,8 @@ LEDGER_ROW = """      <tr>
 
 
 def ledger_rows(user, entries: list[CreditEntry]) -> str:
-    """The ledger's rows. Members by name, in one small query only when some rows are
-    others' spend on one's own keys (joining the users made SQLite sort the whole ledger
-    for one page: benchmarks/README.md, the credits page)."""
+    """The ledger's rows, members by name (a query only when some rows are others' spend on
+    one's own keys)."""
     names = member_names(user, {e.owner_id for e in entries})
     job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
     when_format = formats.get_format("SHORT_DATETIME_FORMAT")
@@ -536,9 +535,9 @@ def credits(request: HttpRequest) -> HttpResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
     entries = filters.apply(visible_entries(request.user, credentials))
-    # Owners in a second, small query: joining them made SQLite scan users first and sort the
-    # whole ledger for one page (19 ms); alone, the ledger's (owner, -created_at) index serves
-    # the page in order (1 ms). benchmarks/README.md: the credits page.
+    # Not joined to the users (ledger_rows names the members): that join made SQLite scan users
+    # first and sort the whole ledger for one page (19 ms); alone, the ledger's
+    # (owner, -created_at) index serves the page in order (1 ms). benchmarks/README.md.
     page, next_cursor = keyset_page(
         entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
     )
