@@ -319,84 +319,69 @@ GROUPED = ("vendor", "model", "credential_id", "owner_id", "currency")
 
 
 def ledger_months(entries: QuerySet, since: date | None = None) -> list[dict]:
-    """The priced spend of some ledger rows by GROUPED and month, read from the rows
-    themselves: one grouped query answered by a covering index (no join). A row's month is
-    a CASE over the months' starts: truncating 10,000 dates in SQLite calls a Python function
-    per row (benchmarks/README.md). From `since` on, the months are known without asking."""
-    priced = entries.filter(money__isnull=False).order_by()
+    """The spend of some ledger rows by GROUPED, unit and month, in units and in money
+    (`spent`, None where no row is priced), read from the rows themselves: one grouped query
+    answered by a covering index (no join). A row's month is a CASE over the months' starts:
+    truncating 10,000 dates in SQLite calls a Python function per row (benchmarks/README.md).
+    From `since` on, the months are known without asking."""
+    entries = entries.order_by()
     if since is not None:
         starts = month_starts(start_of(since), timezone.now())
     else:
-        span = priced.aggregate(first=Min("created_at"), last=Max("created_at"))
+        span = entries.aggregate(first=Min("created_at"), last=Max("created_at"))
         if span["first"] is None:
             return []
         starts = month_starts(span["first"], span["last"])
-    rows = list(
-        priced.annotate(bucket=bucket(starts)).values(*GROUPED, "bucket").annotate(Sum("money"))
+    rows = (
+        entries.annotate(bucket=bucket(starts))
+        .values(*GROUPED, "unit", "bucket")
+        .annotate(units=Sum("amount"), spent=Sum("money"))
     )
     months = [timezone.localdate(start) for start in starts]
-    rows = [renamed(r, month="bucket", total="money__sum") for r in rows]
-    return [{**r, "month": months[r["month"]]} for r in rows]
+    rows = [renamed(row, month="bucket") for row in rows]
+    return [{**row, "month": months[row["month"]]} for row in rows]
 
 
-def rolled_months(
-    user, credentials: list[Credential], filters: LedgerFilters, live: date
+def spend_months(
+    user, credentials: list[Credential], live: date, filters: LedgerFilters | None = None
 ) -> list[dict]:
-    """The same figures from the monthly roll-up (studio.money) for the months that are
-    over (before `live`), and from the ledger for the live month: the page no longer reads a
-    year of rows."""
-    rolled = filters.apply_rolled(visible_rolled(MonthlySpend, user, credentials))
-    rows = list(
-        rolled.filter(month__lt=live, total__isnull=False)
-        .values(*GROUPED, "month")
-        .annotate(money__sum=Sum("total"))
-        .order_by()
-    )
-    rows = [renamed(r, total="money__sum") for r in rows]
-    entries = filters.apply(visible_entries(user, credentials))
-    return rows + ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)
-
-
-def spend_months(user, credentials: list[Credential], live: date) -> list[dict]:
-    """All of the user's visible spend by GROUPED, unit and month, in units and in money
-    (None where unpriced): the monthly roll-up's rows for the months that are over, the
-    ledger's for the live months. Both the keys' spend and the unfiltered money totals are
-    read from these rows: two queries where each read its own two."""
+    """The user's visible spend (that the filters' key, vendor and kind keep, if given) by
+    GROUPED, unit and month, as ledger_months gives it: from the monthly roll-up (studio.money)
+    for the months that are over (before `live`), from the ledger for the live months, so that
+    a page does not read a year of rows. Unfiltered, both each key's spend and the money totals
+    are read from these rows."""
+    rolled = visible_rolled(MonthlySpend, user, credentials)
+    entries = visible_entries(user, credentials)
+    if filters is not None:
+        rolled, entries = filters.apply_rolled(rolled), filters.apply(entries)
     rolled = (
-        visible_rolled(MonthlySpend, user, credentials)
-        .filter(month__lt=live)
+        rolled.filter(month__lt=live)
         .values(*GROUPED, "unit", "month")
         .annotate(units=Sum("amount"), spent=Sum("total"))
         .order_by()
     )
-    starts = month_starts(start_of(live), timezone.now())
-    months = [timezone.localdate(start) for start in starts]
-    recent = (
-        visible_entries(user, credentials)
-        .filter(created_at__gte=starts[0])
-        .annotate(bucket=bucket(starts))
-        .values(*GROUPED, "unit", "bucket")
-        .annotate(units=Sum("amount"), spent=Sum("money"))
-        .order_by()
-    )
-    rows = [renamed(row, month="bucket") for row in recent]
-    return [*rolled, *({**row, "month": months[row["month"]]} for row in rows)]
+    return [*rolled, *ledger_months(entries.filter(created_at__gte=start_of(live)), since=live)]
+
+
+def priced(rows: list[dict]) -> list[dict]:
+    """The rows with a money value, as money_totals reads them."""
+    return [{**row, "total": row["spent"]} for row in rows if row["spent"] is not None]
 
 
 def spend_by_month(
     user, credentials: list[Credential], filters: LedgerFilters, months: list[dict], live: date
 ) -> list[dict]:
     """The priced spend that the filters keep, by GROUPED and month, for money_totals;
-    `months` are spend_months' rows, which serve an unfiltered page."""
+    `months` are the page's unfiltered spend_months rows."""
     if not filters.is_valid():
         return []
     data = filters.cleaned_data
     if data["start"] or data["end"]:
         # A span of days cuts months in two: only the ledger itself knows those parts.
-        return ledger_months(filters.apply(visible_entries(user, credentials)))
-    if not any(data.values()):
-        return [{**row, "total": row["spent"]} for row in months if row["spent"] is not None]
-    return rolled_months(user, credentials, filters, live)
+        return priced(ledger_months(filters.apply(visible_entries(user, credentials))))
+    if any(data.values()):
+        months = spend_months(user, credentials, live, filters)
+    return priced(months)
 
 
 def member_names(user, ids: set[int]) -> dict[int, str]:

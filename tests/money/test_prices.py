@@ -199,7 +199,13 @@ def test_the_monthly_rollup_gives_the_ledgers_exact_totals(alice_client, alice, 
     exact totals as summing every ledger row, across a price change, a member's spend on a
     team key, a second roll-up and a later price."""
     from studio.money.models import MonthlySpend, RolledMonth
-    from studio.web.credits import ledger_months, money_totals, visible_entries
+    from studio.web.credits import (
+        LedgerFilters,
+        ledger_months,
+        money_totals,
+        priced,
+        visible_entries,
+    )
 
     three, two, one = months_ago(3), months_ago(2), months_ago(1)
     price(amount="0.10", on=three)
@@ -225,7 +231,7 @@ def test_the_monthly_rollup_gives_the_ledgers_exact_totals(alice_client, alice, 
     # The closed months were rolled up, once; their figures are the ledger's own.
     assert set(RolledMonth.objects.values_list("month", flat=True)) >= {three, two, one}
     assert MonthlySpend.objects.filter(month=two).get().total == Decimal("0.975")
-    from_ledger = money_totals(alice, ledger_months(visible_entries(alice, [key])))
+    from_ledger = money_totals(alice, priced(ledger_months(visible_entries(alice, [key]))))
     assert from_ledger == totals
     assert not services.roll_up_month(two)  # rolled already: nothing is counted twice
     # A later price changes no month, rolled or live.
@@ -237,6 +243,16 @@ def test_the_monthly_rollup_gives_the_ledgers_exact_totals(alice_client, alice, 
     # A span of days is read from the ledger itself (it can cut a month in two).
     r = alice_client.get("/credits/", {"start": two.replace(day=15).isoformat()})
     assert [t["money"] for t in r.context["totals"]["vendor"]] == ["¥1.625"]
+    # A key, vendor or kind filter reads the roll-up too, and still gives the ledger's figures.
+    for data, spent in (
+        ({"credential": str(key.pk)}, ["¥2.025"]),
+        ({"vendor": key.vendor}, ["¥2.025"]),
+        ({"kind": "images"}, []),  # every row here is credits
+    ):
+        filtered = LedgerFilters(data, [key]).apply(visible_entries(alice, [key]))
+        expected = money_totals(alice, priced(ledger_months(filtered)))
+        totals = alice_client.get("/credits/", data).context["totals"]
+        assert totals == expected and [t["money"] for t in totals["vendor"]] == spent, data
 
 
 def test_each_keys_spend_counts_rolled_months_unpriced_rows_and_the_live_month(
