@@ -184,6 +184,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Its widget templates, for FORM_RENDERER below.
+    "django.forms",
     "django_htmx",
     "template_partials",
     "django_q",
@@ -225,6 +227,10 @@ MIDDLEWARE = [
     # Last, as django-axes asks, so that it sees the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Forms render through TEMPLATES, so that templates/django/forms/ can override a built-in
+# widget's template (a <select> without an include per option: templates/django/forms/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 ROOT_URLCONF = "studio.urls"
 WSGI_APPLICATION = "studio.wsgi.application"

@@ -18,7 +18,7 @@ from django.db.models import IntegerField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import dateformat, formats, timezone
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +30,7 @@ from studio.money import services as rollup
 from studio.money.models import DailySpend, MonthlySpend
 from studio.money.services import money
 from studio.money.templatetags.money import units
-from studio.templatetags.studio import amount, vendor_label
+from studio.templatetags.studio import amount, date_formatter, vendor_label
 from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
@@ -198,10 +198,8 @@ def rects(bars: list[dict], width: str, css: str) -> str:
 def chart_labels(today: date) -> list[str]:
     """The charts' 30 days as the reader writes a date, formatted once for both charts."""
     first = today - timedelta(days=CHART_DAYS - 1)
-    return [
-        formats.date_format(first + timedelta(days=i), "SHORT_DATE_FORMAT")
-        for i in range(CHART_DAYS)
-    ]
+    label = date_formatter("SHORT_DATE_FORMAT")
+    return [label(first + timedelta(days=i)) for i in range(CHART_DAYS)]
 
 
 def charts(rows: list[dict], today: date, day_labels: list[str]) -> list[dict]:
@@ -392,13 +390,31 @@ def member_names(user, ids: set[int]) -> dict[int, str]:
     return {**names, user.pk: user.get_username()}
 
 
-def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
+def spend_keys(credentials: list[Credential], rows: list[dict]) -> dict[int, Credential]:
+    """The keys that spend rows name, by id: the user's own (`credentials`), and others' team
+    keys that the user spent on, in one query with their owners (the page names them). The
+    roll-up keeps a deleted key's id, which the ledger's rows have lost: neither is found here,
+    and both are spend without a key."""
+    keys = {c.pk: c for c in credentials}
+    others = {r["credential_id"] for r in rows} - {*keys, None}
+    if others:
+        keys.update(Credential.objects.select_related("owner").in_bulk(others))
+    return keys
+
+
+def money_totals(
+    user,
+    rows: list[dict],
+    keys: dict[int, Credential] | None = None,
+    names: dict[int, str] | None = None,
+) -> dict[str, list[dict]]:
     """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
-    month, per currency, rolled up here from the grouped rows of `spend_by_month`."""
+    month, per currency, rolled up here from the grouped rows of `spend_by_month`; `keys` and
+    `names` as the page has them already, if it does (spend_keys, member_names)."""
     if not rows:
         return {name: [] for name in ("vendor", "model", "key", "member", "month")}
-    keys = Credential.objects.in_bulk({r["credential_id"] for r in rows} - {None})
-    names = member_names(user, {r["owner_id"] for r in rows})
+    keys = spend_keys([], rows) if keys is None else keys
+    names = member_names(user, {r["owner_id"] for r in rows}) if names is None else names
     groups = {
         "vendor": ("vendor",),
         "model": ("vendor", "model"),
@@ -416,38 +432,45 @@ def money_totals(user, rows: list[dict]) -> dict[str, list[dict]]:
                 continue
             sums[name][(*(row[f] for f in fields), row["currency"])] += row["total"]
 
+    month_label = date_formatter("YEAR_MONTH_FORMAT")
+
     def listed(name: str, found: dict) -> list[dict]:
+        """Each total with its row's heading, written here once (through the template's
+        filters, the five tables' 60 rows were a tenth of the page)."""
         items = []
         for key, total in found.items():
             item = {"currency": key[-1], "total": total, "money": money(total, key[-1])}
             if name == "key":
                 item["label"] = keys[key[0]].label if key[0] in keys else ""
+                item["heading"] = item["label"] or str(_("None needed"))
             elif name == "member":
-                item["label"] = names.get(key[0], "")
+                item["label"] = item["heading"] = names.get(key[0], "")
             elif name == "month":
                 item["month"] = key[0]
                 item["label"] = item["month"].isoformat()
+                item["heading"] = month_label(item["month"])
             else:
                 item["label"] = key[-2]
                 item.update(zip(("vendor", "model"), key[:-1], strict=False))
+                item["heading"] = vendor_label(item["vendor"])
+                if name == "model":
+                    item["heading"] += f" · {item['model'] or '—'}"
             items.append(item)
         return sorted(items, key=lambda i: (str(i["label"]), i["currency"]))
 
     return {name: listed(name, sums[name]) for name in groups}
 
 
-def summaries(owner, credentials: list[Credential], found: list[dict]) -> list[dict]:
+def summaries(
+    credentials: list[Credential], found: list[dict], keys: dict[int, Credential]
+) -> list[dict]:
     """Each key's spend in units since it was first used, from spend_months' rows (a sum over
     a user's whole ledger was most of the page at 100,000 images: benchmarks/README.md,
-    million)."""
-    mine = [c.pk for c in credentials]
-    # Team keys of others that this user spent on; the roll-up keeps a deleted key's id, which
-    # the ledger's rows have lost: both are spend without a key.
-    others = Credential.objects.in_bulk({r["credential_id"] for r in found} - {*mine, None})
-    known = {*mine, *others}
+    million): the user's own keys, then others' team keys (`keys`, from spend_keys), the demo
+    and deleted keys."""
     totals: dict[tuple, Decimal] = defaultdict(Decimal)
     for row in found:
-        pk = row["credential_id"] if row["credential_id"] in known else None
+        pk = row["credential_id"] if row["credential_id"] in keys else None
         totals[(pk, row["vendor"], row["unit"])] += row["units"]
     by_key: dict[tuple, list] = defaultdict(list)
     for (pk, vendor, unit), total in sorted(
@@ -460,9 +483,7 @@ def summaries(owner, credentials: list[Credential], found: list[dict]) -> list[d
         for c in credentials
     ]
     # Then the demo and keys deleted since.
-    rows += [
-        {"credential": others.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()
-    ]
+    rows += [{"credential": keys.get(pk), "vendor": v, "spent": s} for (pk, v), s in by_key.items()]
     return rows
 
 
@@ -483,19 +504,34 @@ LEDGER_ROW = """      <tr>
 """
 
 
-def ledger_rows(user, entries: list[CreditEntry]) -> str:
-    """The ledger's rows, members by name (a query only when some rows are others' spend on
-    one's own keys)."""
-    names = member_names(user, {e.owner_id for e in entries})
+# The columns a ledger row shows (and the keyset cursor: created_at, id); not the vendor's raw
+# reply, which each row keeps for the record.
+LEDGER_FIELDS = (
+    "created_at",
+    "owner",
+    "vendor",
+    "credential",
+    "generation",
+    "kind",
+    "amount",
+    "unit",
+    "balance_after",
+    "money",
+    "currency",
+)
+
+
+def ledger_rows(entries: list[CreditEntry], names: dict[int, str]) -> str:
+    """The ledger's rows, members by name (member_names)."""
     job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
-    when_format = formats.get_format("SHORT_DATETIME_FORMAT")
+    when = date_formatter("SHORT_DATETIME_FORMAT")
     no_key = '<span class="muted">—</span>'
     not_priced = f'<span class="muted">{escape(_("not priced"))}</span>'
     rows = []
     for entry in entries:
         values = {
             "iso": entry.created_at.isoformat(),
-            "when": dateformat.format(timezone.localtime(entry.created_at), when_format),
+            "when": when(timezone.localtime(entry.created_at)),
             "vendor": vendor_label(entry.vendor),
             "kind": kinds.get(entry.kind, entry.kind),
             "amount": units(entry.amount, entry.unit),
@@ -524,7 +560,9 @@ def credits(request: HttpRequest) -> HttpResponse:
     # first and sort the whole ledger for one page (19 ms); alone, the ledger's
     # (owner, -created_at) index serves the page in order (1 ms). benchmarks/README.md.
     page, next_cursor = keyset_page(
-        entries.select_related("credential"), request.GET.get("after"), PAGE_SIZE
+        entries.select_related("credential").only(*LEDGER_FIELDS, "credential__label"),
+        request.GET.get("after"),
+        PAGE_SIZE,
     )
     today = timezone.localdate()
     days = daily(request.user, credentials, filters, today)
@@ -532,17 +570,24 @@ def credits(request: HttpRequest) -> HttpResponse:
     live = rollup.roll_up_closed_months()
     labels = chart_labels(today)
     months = spend_months(request.user, credentials, live)
+    keys = spend_keys(credentials, months)
+    # Every member the page names: others' spend on one's keys is in the months' rows (a query
+    # only if there is some).
+    names = member_names(request.user, {r["owner_id"] for r in months} | {e.owner_id for e in page})
     ctx = {
         "filters": filters,
-        "summaries": summaries(request.user, credentials, months),
+        "summaries": summaries(credentials, months, keys),
         "charts": charts(days, today, labels),
         "money_charts": money_chart(days, today, labels),
         "totals": money_totals(
-            request.user, spend_by_month(request.user, credentials, filters, months, live)
+            request.user,
+            spend_by_month(request.user, credentials, filters, months, live),
+            keys,
+            names,
         ),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "entries": page,
-        "ledger_rows": ledger_rows(request.user, page),
+        "ledger_rows": ledger_rows(page, names),
         "next_query": filters.query(after=next_cursor) if next_cursor else "",
         "export_query": filters.query(),
     }

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -28,7 +28,13 @@ from studio.downloads import services as downloads
 from studio.engine.images import ImageRejected
 from studio.engine.references import save_reference
 from studio.models import Generation, Image
-from studio.templatetags.studio import alt_text, aspect_class, truncated, vendor_label
+from studio.templatetags.studio import (
+    alt_text,
+    aspect_class,
+    date_formatter,
+    truncated,
+    vendor_label,
+)
 from studio.web import search
 from studio.web.forms import reference_target
 from studio.web.owned import get_image_for_user
@@ -203,7 +209,7 @@ def tiles_html(images: list[Image]) -> str:
     fav_mark = format_html(FAV_MARK, _("Favourite"))
     add_url = reverse("add_to_collection")
     again = reverse("generate") + "?from="
-    when_format = formats.get_format("SHORT_DATETIME_FORMAT")
+    when = date_formatter("SHORT_DATETIME_FORMAT")
     vendors: dict[str, str] = {}
     tiles = []
     for image in images:
@@ -225,7 +231,7 @@ def tiles_html(images: list[Image]) -> str:
             "vendor": vendors[vendor],
             "model": generation.model,
             "iso": image.created_at.isoformat(),
-            "when": dateformat.format(timezone.localtime(image.created_at), when_format),
+            "when": when(timezone.localtime(image.created_at)),
             "add_url": add_url,
             "add_label": add_label,
             **image.links,

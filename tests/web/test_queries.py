@@ -122,3 +122,33 @@ def test_the_credits_page_costs_the_same_at_any_size(
     with django_assert_num_queries(10):
         r = alice_client.get("/credits/")
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("teammates", [1, 3])
+def test_team_keys_and_their_members_cost_the_same_in_any_number(
+    alice_client, alice, teammates, django_assert_num_queries
+):
+    """Spend on teammates' keys (each named "team key of …") and teammates' spend on one's own
+    key (each row named by member): one query for those keys with their owners and one for
+    the members' names, however many."""
+    from django.contrib.auth.models import User
+
+    from accounts.vault import add_credential
+
+    own = add_credential(alice, "girlgenerator", "own key", "sk-girl-0123456789")
+    for n in range(teammates):
+        mate = User.objects.create_user(f"mate{n}", f"mate{n}@example.com", "x" * 20)
+        theirs = add_credential(mate, "lemondata", f"key of mate{n}", f"sk-lemon-{n}123456789")
+        for owner, key in ((alice, theirs), (mate, own)):
+            CreditEntry.objects.create(
+                owner=owner, credential=key, vendor=key.vendor, kind="credits",
+                amount=2, unit="credits", money=1, currency="USD",
+            )  # fmt: skip
+    alice_client.get("/credits/")  # the first load of a day rolls it up
+    # The 10 of test_the_credits_page_costs_the_same_at_any_size, plus the teammates' keys with
+    # their owners and the teammates' names.
+    with django_assert_num_queries(12):
+        r = alice_client.get("/credits/")
+    content = r.content.decode()
+    for n in range(teammates):
+        assert f"team key of mate{n}" in content and f"<td>mate{n}</td>" in content
