@@ -356,7 +356,7 @@ class BulkForm(forms.Form):
 
         super().__init__(data)
         self.owner = owner
-        self.fields["collection"].queryset = sharing.collections_of(owner).order_by("name", "pk")
+        self.fields["collection"].queryset = sharing.collection_choices(owner)
         self.fields["collection"].empty_label = _("Choose a collection")
 
     def clean(self):
