@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,7 +124,15 @@ def machine() -> dict[str, str]:
         "cpu": f"{os.cpu_count()} × {cpu}",
         "python": platform.python_version(),
         "load_1m_at_start": f"{load[0]:.2f}",
+        "python_loop_ms": f"{python_loop_ms():.0f}",
     }
+
+
+def python_loop_ms() -> float:
+    """A fixed pure-Python loop's time, best of five: machines of the same name here ran the
+    same code 1.6-2.5x apart from one session to the next, so each run says how fast its
+    machine was, and figures from two runs compare through it."""
+    return min(timeit.repeat("sum(range(1_000_000))", number=1, repeat=5)) * 1000
 
 
 def record(name: str, result: dict) -> None:

@@ -221,7 +221,8 @@ def report(result: dict) -> list[str]:
     lines = [
         f"Million ({result['database']}, {total:,} images, user with {BIG:,}; "
         f"{result['machine']['cpu']}, 1-minute load {result['machine']['load_1m_at_start']} "
-        f"at the start, {result.get('load_at_measure', '?')} when the pages were timed)",
+        f"at the start, {result.get('load_at_measure', '?')} when the pages were timed; "
+        f"reference Python loop {result['machine'].get('python_loop_ms', '?')} ms)",
         harness.line("load: rows, ANALYZE, roll-up", f"{result['load_s']['total']:.0f} s"),
     ]
     for name, f in result["pages"].items():
