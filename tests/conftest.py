@@ -47,6 +47,15 @@ def worker(transactional_db, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Django's advice for test speed: PBKDF2's million rounds took 0.4–0.8 s per user created
+    or signed in on CI's machines. Tests that start real servers (marked slow) keep the
+    production hashers: those processes read the settings module, where MD5 is not allowed."""
+    if request.node.get_closest_marker("slow") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _english_after_each_test():
     """A test that activates a language (directly, or through a request to a view that does)
     must not leave it active for the next: messages would come out translated."""

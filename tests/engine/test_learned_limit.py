@@ -97,8 +97,11 @@ def test_a_key_learns_its_limit_and_429s_stay_rare(alice, relay):
     assert total >= 30
     assert refused / total < 0.05, f"{refused} of {total} requests after the warm-up got 429"
     budget = RateBudget.objects.get()
-    # It settled near what the vendor accepts: 5 a second, counted over 1.25 s windows.
-    assert 4 <= budget.learned_limit <= 7
+    # It settled near what the vendor accepts: 5 a second, counted over 1.25 s windows. The
+    # clock is compressed but the delay between a grant and the vendor's count is not: on a
+    # starved CPU it passes the 0.25 s margin, the vendor counts one more in its window, and
+    # the key settles at 3 (seen on CI). A limit that collapsed would be 1 or 2.
+    assert 3 <= budget.learned_limit <= 7
     assert budget.learned_period == 1.0
 
 
