@@ -56,12 +56,11 @@ $(AXE):
 
 test: install chromium axe test-suite
 
-# The tests that start real qcluster/gunicorn processes, and the race tests after them, run in
-# a pytest process of their own on a fresh test database: in one process after the rest of the
-# suite, the first of them to start a worker has timed out, with the SQLite test database then
-# reported corrupt (not explained yet; each half passes alone; see docs/engine.md). The
-# rate-limit learning test runs there too: it times requests on a compressed clock, and beside
-# another xdist worker on 2 cores its requests were delayed past the margin it allows.
+# The tests that start real qcluster/gunicorn processes, the race tests and the rate-limit
+# learning test run after the rest, one at a time, in a pytest process of their own: they time
+# real processes and requests, and beside another xdist worker on 2 cores their requests were
+# delayed past the margins they allow. (They were first split off for a corrupt SQLite test
+# database, since explained and fixed: docs/engine.md, "The real-worker tests".)
 SEPARATE := tests/engine/test_worker.py tests/prod tests/test_races.py tests/engine/test_learned_limit.py
 # The rest runs in parallel, one pytest-xdist worker per core (each with its own test
 # database): 9 minutes instead of 14 on CI's 2 cores. PYTEST_WORKERS=0 runs it in one process.

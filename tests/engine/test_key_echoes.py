@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,16 @@ def database_text() -> list[tuple[str, str, str]]:
 
 
 def database_files() -> bytes:
-    """The SQLite database and its WAL as bytes: deleted or overwritten values linger there."""
+    """The SQLite database and its WAL as bytes: deleted or overwritten values linger there.
+
+    Read by another process (cat): closing any descriptor of the file in this one drops all of
+    this process's POSIX locks on it (sqlite.org/howtocorrupt.html, 2.2). The next real worker
+    to close its connection then took itself for the last one, checkpointed and deleted the
+    WAL that this process went on writing to: its later writes never reached the worker, whose
+    jobs stalled, and the database was then "not a database" (docs/engine.md)."""
     name = Path(connection.settings_dict["NAME"])
-    return b"".join(p.read_bytes() for p in (name, Path(f"{name}-wal")) if p.exists())
+    paths = [str(p) for p in (name, Path(f"{name}-wal")) if p.exists()]
+    return subprocess.run(["cat", *paths], capture_output=True, check=True).stdout
 
 
 def pages_of(client, generation: Generation) -> dict[str, bytes]:
