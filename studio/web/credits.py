@@ -403,18 +403,13 @@ def spend_keys(credentials: list[Credential], rows: list[dict]) -> dict[int, Cre
 
 
 def money_totals(
-    user,
-    rows: list[dict],
-    keys: dict[int, Credential] | None = None,
-    names: dict[int, str] | None = None,
+    user, rows: list[dict], keys: dict[int, Credential], names: dict[int, str]
 ) -> dict[str, list[dict]]:
     """Spend in money by vendor, model, key, member (others' spend on one's own keys) and
     month, per currency, rolled up here from the grouped rows of `spend_by_month`; `keys` and
-    `names` as the page has them already, if it does (spend_keys, member_names)."""
+    `names` as the page has them already (spend_keys, member_names)."""
     if not rows:
         return {name: [] for name in ("vendor", "model", "key", "member", "month")}
-    keys = spend_keys([], rows) if keys is None else keys
-    names = member_names(user, {r["owner_id"] for r in rows}) if names is None else names
     groups = {
         "vendor": ("vendor",),
         "model": ("vendor", "model"),
