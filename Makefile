@@ -63,7 +63,7 @@ test: install chromium axe test-suite
 # database, since explained and fixed: docs/engine.md, "The real-worker tests".)
 SEPARATE := tests/engine/test_worker.py tests/prod tests/test_races.py tests/engine/test_learned_limit.py
 # The rest runs in parallel, one pytest-xdist worker per core (each with its own test
-# database): 9 minutes instead of 14 on CI's 2 cores. PYTEST_WORKERS=0 runs it in one process.
+# database): about 10 minutes on 2 cores (December 2026). PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 test-suite:
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) $(addprefix --ignore=,$(SEPARATE))
