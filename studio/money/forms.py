@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Credential, Team
 from studio.money import services
 from studio.money.models import CURRENCY, Budget, Price
+from studio.web.params import ChoiceOfField
 
 
 def at_least(field: forms.Field, low: int) -> None:
@@ -72,8 +73,8 @@ class BudgetForm(forms.ModelForm):
 
 
 class ShareForm(forms.Form):
-    credential = forms.ModelChoiceField(label=_("Key"), queryset=Credential.objects.none())
-    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    credential = ChoiceOfField(label=_("Key"), queryset=Credential.objects.none())
+    team = ChoiceOfField(label=_("Team"), queryset=Team.objects.none())
 
     def __init__(self, owner, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from studio.sharing.models import Collection, ShareLink
+from studio.web.params import ChoiceOfField
 
 EXPIRY_CHOICES = [
     ("1", _("in 1 day")),
@@ -32,7 +33,7 @@ class CollectionForm(forms.ModelForm):
 class AddToCollectionForm(forms.Form):
     """Adds images to one of the owner's collections, or to a new one named here."""
 
-    collection = forms.ModelChoiceField(
+    collection = ChoiceOfField(
         label=_("Collection"),
         queryset=Collection.objects.none(),
         required=False,
@@ -59,7 +60,7 @@ class ShareLinkForm(forms.Form):
         choices=ShareLink.Audience.choices,
         widget=forms.RadioSelect,
     )
-    team = forms.ModelChoiceField(
+    team = ChoiceOfField(
         label=_("Team"),
         queryset=Team.objects.none(),
         required=False,

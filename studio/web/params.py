@@ -76,6 +76,26 @@ def id_urls(view: str) -> Callable[[int], str]:
     return lambda pk: url.replace(PLACEHOLDER, str(pk))
 
 
+class ListedChoices(forms.models.ModelChoiceIterator):
+    """A ModelChoiceField's choices read in one query. Django's iterator reads them with
+    QuerySet.iterator(), which on PostgreSQL is a server-side cursor: DECLARE, FETCH and CLOSE,
+    three round trips (2.6 ms of the gallery's page for a handful of collections:
+    benchmarks/README.md, million). A form's choices are few; they are kept on the field's
+    queryset, so a second rendering asks no query."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class ChoiceOfField(forms.ModelChoiceField):
+    """A ModelChoiceField whose choices are read in one query (ListedChoices)."""
+
+    iterator = ListedChoices
+
+
 class IdsField(forms.ModelMultipleChoiceField):
     """ModelMultipleChoiceField whose ids are range-checked before its `pk__in` query."""
 

@@ -44,11 +44,13 @@ def test_each_tile_links_to_its_own_image(alice_client, alice, prefix):
     try:
         r = alice_client.get("/gallery/")
         assert shown(r) == [image.pk for image in reversed(images)]
-        for tile, image in zip(r.context["images"], reversed(images), strict=True):
-            for name, view in gallery.TILE_LINKS.items():
+        page = r.content.decode()
+        for image in images:
+            # The tile's own <li>, up to the next tile's.
+            tile = page.split(f'data-id="{image.pk}"', 1)[1].split("</li>", 1)[0]
+            for view in gallery.TILE_LINKS.values():
                 url = reverse(view, args=[image.pk])
-                assert url.startswith(prefix) and tile.links[name] == url
-                assert f'"{url}'.encode() in r.content
+                assert url.startswith(prefix) and f'"{url}' in tile
     finally:
         set_script_prefix("/")
 
@@ -146,7 +148,7 @@ def test_it_searches_prompts(alice_client, alice, bob, query, expected, common, 
         make_image(alice, prompt)
     make_image(bob, "lighthouse of bob")
     r = alice_client.get("/gallery/", {"q": query})
-    prompts = sorted(image.generation.prompt for image in r.context["images"])
+    prompts = sorted(image.generation__prompt for image in r.context["images"])
     assert prompts == sorted(expected)
 
 
