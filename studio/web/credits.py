@@ -522,13 +522,14 @@ def ledger_rows(entries, names: dict[int, str]) -> str:
     """The ledger's rows (of LEDGER_COLUMNS), members by name (member_names)."""
     job_url, kinds = id_urls("job"), dict(CreditEntry.Kind.choices)
     when = date_formatter("SHORT_DATETIME_FORMAT")
+    here = timezone.get_current_timezone()  # once, as gallery.tiles_html does
     no_key = '<span class="muted">—</span>'
     not_priced = f'<span class="muted">{escape(_("not priced"))}</span>'
     rows = []
     for entry in entries:
         values = {
             "iso": entry.created_at.isoformat(),
-            "when": when(timezone.localtime(entry.created_at)),
+            "when": when(timezone.localtime(entry.created_at, here)),
             "vendor": vendor_label(entry.vendor),
             "kind": kinds.get(entry.kind, entry.kind),
             "amount": units(entry.amount, entry.unit),

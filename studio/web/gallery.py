@@ -209,6 +209,8 @@ def tiles_html(images) -> str:
     add_url = reverse("add_to_collection")
     again = reverse("generate") + "?from="
     when = date_formatter("SHORT_DATETIME_FORMAT")
+    # Looked up once: each lookup reads a context-local, 12 µs a tile (benchmarks/README.md).
+    here = timezone.get_current_timezone()
     vendors: dict[str, str] = {}
     tiles = []
     for image in images:
@@ -229,7 +231,7 @@ def tiles_html(images) -> str:
             "vendor": vendors[vendor],
             "model": image.generation__model,
             "iso": image.created_at.isoformat(),
-            "when": when(timezone.localtime(image.created_at)),
+            "when": when(timezone.localtime(image.created_at, here)),
             "add_url": add_url,
             "add_label": add_label,
             **{name: url(image.pk) for name, url in urls.items()},
