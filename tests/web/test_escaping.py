@@ -71,3 +71,15 @@ def test_a_hostile_unit_is_text_in_the_credits_charts(alice_client, alice):
     content = alice_client.get("/credits/").content.decode()
     assert "<rect " in content and "<i>x" not in content
     assert "<title>" in content and "&lt;i&gt;x&lt;/i&gt;&amp;amp;" in content
+
+
+def test_a_hostile_model_name_is_text_on_the_gallery_tile(alice_client, alice):
+    """A tile escapes each of its texts, not only the prompt (gallery.tiles_html)."""
+    from studio.models import Generation
+
+    image = make_image(alice, "a calm sea")
+    hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    Generation.objects.filter(pk=image.generation_id).update(model=hostile)
+    text = alice_client.get("/gallery/").content.decode()
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
