@@ -40,6 +40,7 @@ class BudgetForm(forms.ModelForm):
         ]
         widgets = {"starts_on": forms.DateInput(attrs={"type": "date"})}
         labels = {"credential": _("Key")}
+        field_classes = {"credential": ChoiceOfField}  # its choices in one query
 
     def __init__(self, owner, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -98,6 +99,7 @@ class PriceForm(forms.ModelForm):
         ]
         widgets = {"valid_from": forms.DateInput(attrs={"type": "date"})}
         labels = {"credential": _("Key")}
+        field_classes = {"credential": ChoiceOfField}  # its choices in one query
 
     def __init__(self, owner, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -117,6 +117,14 @@ def test_the_image_page_costs_the_same_at_any_size(
     assert not cursors(queries)
 
 
+def test_the_money_page_reads_its_forms_choices_without_a_cursor(alice_client):
+    """The budget and price forms' key choices (ChoiceOfField), as the gallery's."""
+    with CaptureQueriesContext(connection) as queries:
+        r = alice_client.get("/money/")
+    assert r.status_code == 200 and "<select" in r.content.decode()
+    assert not cursors(queries)
+
+
 @pytest.mark.parametrize("count", [10, 10_000])
 def test_the_credits_page_costs_the_same_at_any_size(
     alice_client, alice, count, django_assert_num_queries
