@@ -192,13 +192,17 @@ def credits_rollup(big) -> dict:
 
     from studio.web import credits as page
 
-    def whole_ledger(user, credentials, filters):
+    # The page's signature (spend_by_month): the unfiltered months and the live month are
+    # what the roll-up reads; the variants before it ignore them.
+    def whole_ledger(user, credentials, filters, _months, _live):
         if not filters.is_valid():
             return []
-        return page.ledger_months(filters.apply(page.visible_entries(user, credentials)))
+        return page.priced(
+            page.ledger_months(filters.apply(page.visible_entries(user, credentials)))
+        )
 
     variants = {"roll-up": page.spend_by_month, "whole ledger": whole_ledger}
-    variants["no money totals"] = lambda user, credentials, filters: []
+    variants["no money totals"] = lambda user, credentials, filters, _months, _live: []
     client = Client(HTTP_X_FORWARDED_PROTO="https")
     client.force_login(big, backend="django.contrib.auth.backends.ModelBackend")
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -345,11 +349,13 @@ def report(result: dict) -> list[str]:
                 "< 1",
                 now < whole,
             ),
+            # Shown, no longer judged: the gallery it divides by has since become twice as
+            # fast (its tiles built in Python, benchmarks/README.md), so the ratio grew without
+            # the credits page slowing. What money costs is the next line: the same page
+            # without its money totals, in the same rounds.
             harness.line(
                 "  credits ÷ gallery page, same process",
-                f"{ratio:.2f}×",
-                "≤ 1.98× (before money: 1.34× and 1.98×)",
-                ratio <= 1.98,
+                f"{ratio:.2f}× (before money, with the older gallery: 1.34× and 1.98×)",
             ),
             harness.line(
                 "  ÷ no money totals (≈ before money)",

@@ -9,13 +9,16 @@ the queue workers never wait at all (they poll vendors on their own schedule).
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import defaultdict
 
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from studio.models import Generation
+
+log = logging.getLogger(__name__)
 
 TICK = 0.5  # seconds between looks at the awaited jobs
 
@@ -33,6 +36,16 @@ def ended_among(ids: list[int]) -> set[int]:
         connection.close()
 
 
+def release_connection() -> None:
+    """Closes the waiting request's database connection (on the thread that runs its ORM
+    calls) for the wait: each waiting client kept one open for minutes, and on PostgreSQL a
+    hundred of them took every connection the server allows, so that every other page failed
+    (benchmarks/README.md, api). The request's next query opens a new one. Never inside a
+    transaction: an async view is not atomic, so that is a test's own."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 class _Waiters:
     def __init__(self) -> None:
         self.futures: dict[int, list[asyncio.Future]] = defaultdict(list)
@@ -40,7 +53,13 @@ class _Waiters:
 
     async def run(self) -> None:
         while self.futures:
-            ended = await sync_to_async(ended_among, thread_sensitive=False)(list(self.futures))
+            try:
+                ended = await sync_to_async(ended_among, thread_sensitive=False)(list(self.futures))
+            except DatabaseError:
+                # The database is out of reach for a moment (a restart, no free connection):
+                # every waiter would otherwise wait out its timeout. The next tick looks again.
+                log.warning("Could not read the awaited jobs; trying again.", exc_info=True)
+                ended = set()
             for pk in ended:
                 for future in self.futures.pop(pk, []):
                     if not future.done():
@@ -54,6 +73,7 @@ _by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 async def wait_for_job(pk: int, timeout: float) -> bool:
     """True once job `pk` has ended, False if `timeout` seconds pass first."""
+    await sync_to_async(release_connection)()
     loop = asyncio.get_running_loop()
     waiters = _by_loop.setdefault(loop, _Waiters())
     future = loop.create_future()
