@@ -7,6 +7,10 @@ file on disk that every row points at: the ZIP reads it 500 times, as it would 5
 Each ZIP is requested through Django's test client (the whole middleware stack, the view, the
 metadata written into every file) and read chunk by chunk, as a WSGI server sends it; the
 process's resident memory is sampled every 2 ms meanwhile (benchmarks.images.PeakMemory).
+Then the 500 again, as a collection's ZIP, from the Procfile's own web server (gunicorn's
+uvicorn workers serving `studio.asgi`): each worker's resident memory is sampled every 5 ms,
+and the time to the first byte is noted (Django reads a synchronous iterator whole before an
+ASGI server gets a byte of it; studio/web/streaming.py).
 
 Run: `python -m benchmarks.downloads`.
 """
@@ -14,11 +18,14 @@ Run: `python -m benchmarks.downloads`.
 from __future__ import annotations
 
 import io
+import os
+import threading
 import time
 import zipfile
+from pathlib import Path
 
 from benchmarks import harness
-from benchmarks.images import PeakMemory, photo_like
+from benchmarks.images import PAGE, PeakMemory, photo_like
 
 IMAGES = 500
 SMALL = 10
@@ -86,6 +93,89 @@ def streamed(client, pks: list[int]) -> dict:
     }
 
 
+def workers_rss_mb(root: int) -> dict[int, float]:
+    """Resident memory of each process under `root` (the web server's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, stack = {}, list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        try:
+            found[pid] = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 1e6
+        except OSError:
+            continue
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def under_asgi(owner, pks: list[int], tmp: Path) -> dict:
+    """The same images as a collection's ZIP (a GET) from the Procfile's web server: the most
+    any one worker's resident memory grew while it was sent, and the time to its first byte."""
+    import httpx
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from benchmarks import api
+    from benchmarks.gallery import session_cookie
+    from studio.models import Image
+    from studio.sharing import services as sharing
+    from studio.sharing.models import Collection
+
+    collection = Collection.objects.create(owner=owner, name="bench")
+    sharing.add_images(collection, Image.objects.filter(pk__in=pks))
+    call_command("collectstatic", "--noinput", verbosity=0)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_cookie(owner)}"
+    headers = {**api.HTTPS, "Cookie": cookie}
+    proc, log = api.start_web(tmp)
+    base = f"http://127.0.0.1:{api.WEB_PORT}"
+    try:
+        api.wait_up(base, tmp)
+        for _ in range(20):  # every worker past its first request: imports, templates
+            httpx.get(f"{base}/collections/", headers=headers, trust_env=False)
+        start = workers_rss_mb(proc.pid)
+        peak = dict(start)
+        running = True
+
+        def sample() -> None:
+            while running:
+                for pid, mb in workers_rss_mb(proc.pid).items():
+                    peak[pid] = max(peak.get(pid, mb), mb)
+                time.sleep(0.005)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        size, first = 0, None
+        started = time.perf_counter()
+        path = f"{base}/collections/{collection.pk}/download/"
+        try:
+            with httpx.stream("GET", path, headers=headers, trust_env=False, timeout=600) as r:
+                assert r.status_code == 200, r.status_code
+                for chunk in r.iter_bytes():
+                    if first is None:
+                        first = time.perf_counter() - started
+                    size += len(chunk)
+        finally:
+            running = False
+            sampler.join()
+        seconds = time.perf_counter() - started
+    finally:
+        api.stop(proc)
+        log.close()
+    return {
+        "images": len(pks),
+        "zip_mb": size / 1e6,
+        "added_mb": max(peak[pid] - start.get(pid, peak[pid]) for pid in peak),
+        "first_byte_s": first,
+        "seconds": seconds,
+    }
+
+
 def whole_in_memory(pks: list[int]) -> dict:
     """The baseline: the standard library's zipfile writing the same files into one buffer."""
     from studio.downloads.services import file_name, image_bytes
@@ -109,7 +199,7 @@ def whole_in_memory(pks: list[int]) -> dict:
 
 def report(result: dict) -> list[str]:
     small, big, naive = result["small"], result["big"], result["whole"]
-    return [
+    lines = [
         f"Downloads: bulk ZIP, server memory ({result['database']}, {result['machine']['cpu']})",
         harness.line(
             f"streamed ZIP of {small['images']} images",
@@ -127,6 +217,22 @@ def report(result: dict) -> list[str]:
             "≈ 1× (bounded)",
             big["added_mb"] <= 2 * max(small["added_mb"], 1) + 8,
         ),
+    ]
+    asgi = result.get("asgi")
+    if asgi:
+        lines += [
+            harness.line(
+                f"uvicorn worker, ZIP of {asgi['images']}: peak",
+                f"+{asgi['added_mb']:.1f} MB ({asgi['zip_mb']:.0f} MB sent)",
+                f"≤ {GOAL_ADDED_MB} MB",
+                asgi["added_mb"] <= GOAL_ADDED_MB,
+            ),
+            harness.line(
+                "  first byte after; whole ZIP after",
+                f"{asgi['first_byte_s']:.2f} s; {asgi['seconds']:.1f} s",
+            ),
+        ]
+    return lines + [
         harness.line(
             f"baseline: zipfile whole in memory, {naive['images']}",
             f"peak +{naive['added_mb']:.0f} MB",
@@ -154,6 +260,7 @@ def main() -> dict:
         "small": streamed(client, pks[:SMALL]),
         "big": streamed(client, pks),
         "whole": whole_in_memory(pks),
+        "asgi": under_asgi(owner, pks, tmp),
         "tmp": str(tmp),
     }
     harness.record("downloads", result)

@@ -14,13 +14,13 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from django.http import StreamingHttpResponse
 from zipstream import ZIP_STORED, ZipStream
 
 from studio.downloads.metadata import ImageMetadata, with_metadata
 from studio.downloads.models import DownloadPreference
 from studio.engine.images import EXTENSIONS
 from studio.models import Image
+from studio.web.streaming import StreamingResponse
 
 MANIFEST_FIELDS = ("file", "prompt", "vendor", "model", "parameters", "created", "sha256")
 # What a share link's viewers get: only what the shared page shows them.
@@ -80,8 +80,8 @@ def zip_chunks(
 
 def zip_response(
     images: Iterable[Image], name: str, *, metadata: bool, fields=MANIFEST_FIELDS
-) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
+) -> StreamingResponse:
+    response = StreamingResponse(
         zip_chunks(images, metadata=metadata, fields=fields), content_type="application/zip"
     )
     response["Content-Disposition"] = f'attachment; filename="{name}"'

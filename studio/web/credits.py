@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import IntegerField, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import escape
@@ -35,6 +35,7 @@ from studio.vendors import ADAPTERS
 from studio.web.gallery import start_of
 from studio.web.paging import keyset_page
 from studio.web.params import DayField, id_urls
+from studio.web.streaming import StreamingResponse
 
 # 25 rows: rendering them is most of the page's server time (benchmarks/README.md); the
 # CSV export has them all.
@@ -616,7 +617,7 @@ def plain(value: Decimal | None) -> str:
 
 @require_GET
 @login_required
-def export(request: HttpRequest) -> StreamingHttpResponse:
+def export(request: HttpRequest) -> StreamingResponse:
     credentials = list(Credential.objects.filter(owner=request.user))
     filters = LedgerFilters(request.GET, credentials)
     entries = filters.apply(visible_entries(request.user, credentials))
@@ -647,7 +648,7 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
                 ]
             )
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="studio-credits.csv"'
     response["Cache-Control"] = "private, no-store"
     return response
