@@ -507,10 +507,7 @@ Q_CLUSTER = {
     "retry": 300,
     "max_attempts": 3,
     "ack_failures": True,
-    # Every successful task is saved, and studio.engine.tasks.prune_task_results keeps the
-    # newest 1000 from a schedule: a positive save_limit made the monitor read all the kept
-    # rows, under a lock, on each task's save (8 % of a cluster's CPU: benchmarks/README.md).
-    "save_limit": 0,
+    "save_limit": 1000,
     "catch_up": False,
     "poll": 0.2,
     "label": "Task queue",

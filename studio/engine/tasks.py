@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from django_q.models import Success
-
 from studio.engine import jobs, ledger, poller, recovery, store
-
-# Successful tasks kept for the admin's list, the newest first (failures are all kept).
-KEPT_TASK_RESULTS = 1000
 
 
 def submit_generation(generation_id: int) -> None:
@@ -32,17 +27,3 @@ def recover_generations() -> None:
 
 def refresh_balance(credential_id: int) -> None:
     ledger.refresh_balance(credential_id)
-
-
-def prune_task_results(kept: int = KEPT_TASK_RESULTS) -> int:
-    """Scheduled (every 10 minutes): deletes all but the newest `kept` successful tasks, in
-    one DELETE. django-q2's own `save_limit` did it on every task's save by reading every kept
-    row under a lock, in the monitor: 8 % of a cluster's CPU, holding SQLite's write lock
-    meanwhile (benchmarks/README.md, engine). Returns how many were deleted."""
-    newest = list(
-        Success.objects.order_by("-stopped").values_list("stopped", flat=True)[kept - 1 : kept]
-    )
-    if not newest:
-        return 0
-    deleted, _ = Success.objects.filter(stopped__lt=newest[0]).delete()
-    return deleted
